@@ -1,0 +1,224 @@
+"""System checks: misconfiguration is reported at startup, naming the setting to fix.
+
+=========  ===============================================================================
+id         meaning
+=========  ===============================================================================
+E001       no issuer: neither ``DOMAIN``, ``ISSUER`` nor ``ISSUERS`` is set
+E002       no ``AUDIENCE`` for an issuer
+E003       ``DOMAIN`` has a scheme, a path or a port-less oddity (must be a bare host name)
+E004       an Auth0 ``ISSUER`` without its trailing ``/`` (tokens say ``https://x.auth0.com/``)
+E005       an ``http://`` issuer or JWKS URI that is not loopback
+E006       ``ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsupported algorithm
+E007       a setting with a value of the wrong type or outside its choices
+E008       an unknown key in ``AUTH0_DRF`` (a typo would otherwise be silently ignored)
+E010       ``DEV_ISSUER`` enabled with ``DEBUG`` off
+W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHENTICATION_CLASSES``
+W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
+W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
+=========  ===============================================================================
+
+Ids are never reused. No check touches the network: startup works while the issuer is down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from .conf import DEFAULTS, auth0_settings
+from .fetch import is_loopback_url
+from .jwks import SUPPORTED_ALGORITHMS
+
+AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
+HANDLER = "auth0_drf.exceptions.exception_handler"
+
+_CHOICES = {
+    "TOKEN_PROFILE": ("any", "rfc9068"),
+    "MACHINE_USERS": ("stateless", "database"),
+    "DPOP": ("off", "allowed", "required"),
+}
+_NUMBERS = (
+    "LEEWAY", "MAX_TOKEN_LENGTH", "JWKS_CACHE_TTL", "JWKS_MIN_TTL", "JWKS_MAX_TTL", "JWKS_MAX_STALENESS",
+    "JWKS_REFETCH_COOLDOWN", "JWKS_TIMEOUT", "JWKS_MAX_BYTES", "TOKEN_CACHE_SIZE", "USER_CACHE_TTL",
+    "RECORD_INTERVAL", "RECORD_MAX_ROWS", "RECORD_MAX_AGE", "DPOP_PROOF_MAX_AGE",
+)
+
+
+def _setting(name: str) -> str:
+    return f"AUTH0_DRF['{name}']"
+
+
+@register(Tags.security, "auth0_drf")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    """Check the ``AUTH0_DRF`` dict."""
+    errors: list[Error | Warning] = []
+    user = auth0_settings.user_settings
+    if not isinstance(user, dict):
+        return [Error("AUTH0_DRF must be a dict.", hint="Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.", id="auth0_drf.E007")]
+    for name in sorted(set(user) - set(DEFAULTS)):
+        errors.append(
+            Error(f"{_setting(name)} is not a setting auth0_drf knows.", hint="Check the spelling against the README's settings table.", id="auth0_drf.E008")
+        )
+    errors += _check_values()
+    errors += _check_issuers()
+    errors += _check_algorithms()
+    if auth0_settings.DEV_ISSUER and not settings.DEBUG:
+        errors.append(
+            Error(
+                f"{_setting('DEV_ISSUER')} is enabled while DEBUG is off.",
+                hint="The development issuer signs tokens with a key on disk and must never run in production: "
+                "unset AUTH0_DRF['DEV_ISSUER'] and configure your Auth0 DOMAIN and AUDIENCE.",
+                id="auth0_drf.E010",
+            )
+        )
+    return errors
+
+
+def _check_values() -> list[Error]:
+    errors = []
+    for name, choices in _CHOICES.items():
+        if getattr(auth0_settings, name) not in choices:
+            errors.append(Error(f"{_setting(name)} must be one of {', '.join(choices)}.", id="auth0_drf.E007"))
+    for name in _NUMBERS:
+        value = getattr(auth0_settings, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            errors.append(Error(f"{_setting(name)} must be a number of at least 0.", id="auth0_drf.E007"))
+    scope_claims = auth0_settings.SCOPE_CLAIMS
+    if isinstance(scope_claims, str) or not set(scope_claims) <= {"scope", "permissions", "scp"}:
+        errors.append(
+            Error(f"{_setting('SCOPE_CLAIMS')} must be a list drawn from 'scope', 'permissions' and 'scp'.", id="auth0_drf.E007")
+        )
+    return errors
+
+
+def _check_issuers() -> list[Error]:
+    errors: list[Error] = []
+    domain = auth0_settings.DOMAIN
+    if domain:
+        parts = urlsplit(f"//{domain}")
+        if "://" in domain or "/" in domain or not parts.hostname or parts.hostname != domain.lower():
+            errors.append(
+                Error(
+                    f"{_setting('DOMAIN')} must be a bare host name such as 'example.eu.auth0.com'.",
+                    hint="Remove the scheme (https://) and any path or trailing slash.",
+                    id="auth0_drf.E003",
+                )
+            )
+            return errors
+    issuers = auth0_settings.issuers
+    if not issuers:
+        return [
+            Error(
+                "auth0_drf has no issuer to trust.",
+                hint="Set AUTH0_DRF['DOMAIN'] to your Auth0 domain (or AUTH0_DRF['ISSUER'], or AUTH0_DRF['ISSUERS']).",
+                id="auth0_drf.E001",
+            )
+        ]
+    for config in issuers:
+        if not config.audiences:
+            errors.append(
+                Error(
+                    f"No AUDIENCE is configured for issuer {config.issuer}.",
+                    hint="Set AUTH0_DRF['AUDIENCE'] to your API identifier (Auth0 dashboard > Applications > APIs).",
+                    id="auth0_drf.E002",
+                )
+            )
+        host = urlsplit(config.issuer).hostname or ""
+        if host.endswith(".auth0.com") and not config.issuer.endswith("/"):
+            errors.append(
+                Error(
+                    f"The issuer {config.issuer} lacks the trailing '/' that Auth0 puts in 'iss'.",
+                    hint=f"Set AUTH0_DRF['ISSUER'] to '{config.issuer}/' (or leave it unset to derive it from DOMAIN).",
+                    id="auth0_drf.E004",
+                )
+            )
+        for what, url in (("ISSUER", config.issuer), ("JWKS_URI", config.jwks_uri)):
+            if url and urlsplit(url).scheme.lower() != "https" and not (
+                urlsplit(url).scheme.lower() == "http" and is_loopback_url(url)
+            ):
+                errors.append(
+                    Error(
+                        f"{_setting(what)} {url!r} is not an https:// URL.",
+                        hint="Keys must be fetched over HTTPS; plain http:// is allowed only for loopback (local tests).",
+                        id="auth0_drf.E005",
+                    )
+                )
+    return errors
+
+
+def _check_algorithms() -> list[Error]:
+    algorithms = auth0_settings.ALGORITHMS
+    if isinstance(algorithms, str) or not algorithms:
+        return [Error(f"{_setting('ALGORITHMS')} must be a non-empty list, e.g. ['RS256'].", id="auth0_drf.E006")]
+    bad = [alg for alg in algorithms if alg not in SUPPORTED_ALGORITHMS]
+    if bad:
+        return [
+            Error(
+                f"{_setting('ALGORITHMS')} contains {', '.join(map(str, bad))}, which auth0_drf never accepts.",
+                hint="Use asymmetric algorithms only (RS256, the Auth0 default; PS256; ES256; EdDSA). 'none' and "
+                "HMAC (HS*) would let anyone holding the public key forge tokens.",
+                id="auth0_drf.E006",
+            )
+        ]
+    return []
+
+
+@register("auth0_drf")
+def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Check that DRF uses our authentication class, first, and our exception handler."""
+    rest = getattr(settings, "REST_FRAMEWORK", {}) or {}
+    classes = [c if isinstance(c, str) else f"{c.__module__}.{c.__qualname__}" for c in rest.get("DEFAULT_AUTHENTICATION_CLASSES", ())]
+    warnings: list[Warning] = []
+    if AUTH_CLASS in classes:
+        if classes[0] != AUTH_CLASS:
+            warnings.append(
+                Warning(
+                    f"{AUTH_CLASS} is not the first of REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'].",
+                    hint="DRF takes the WWW-Authenticate challenge of a 401 from the first class only; list ours first.",
+                    id="auth0_drf.W002",
+                )
+            )
+    elif not _used_by_any_view():
+        warnings.append(
+            Warning(
+                f"{AUTH_CLASS} is not in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] and no view uses it.",
+                hint="Add it (first) to DEFAULT_AUTHENTICATION_CLASSES, or to a view's authentication_classes.",
+                id="auth0_drf.W001",
+            )
+        )
+    if rest.get("EXCEPTION_HANDLER", "rest_framework.views.exception_handler") == "rest_framework.views.exception_handler":
+        warnings.append(
+            Warning(
+                "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, so scope failures get no insufficient_scope challenge.",
+                hint=f"Set it to '{HANDLER}', or call auth0_drf.exceptions.add_scope_challenge() from your own handler.",
+                id="auth0_drf.W003",
+            )
+        )
+    return warnings
+
+
+def _used_by_any_view() -> bool:
+    from django.urls import get_resolver
+
+    from .authentication import Auth0Authentication
+
+    def walk(patterns: Any) -> bool:
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                if walk(pattern.url_patterns):
+                    return True
+                continue
+            view = getattr(pattern, "callback", None)
+            cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+            classes = getattr(cls, "authentication_classes", ()) or ()
+            if any(isinstance(c, type) and issubclass(c, Auth0Authentication) for c in classes):
+                return True
+        return False
+
+    try:
+        return walk(get_resolver().url_patterns)
+    except Exception:  # a broken URLconf is reported by Django's own checks
+        return True

@@ -1,0 +1,125 @@
+"""The verified claims of an access token, as ``request.auth`` presents them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
+
+from .conf import auth0_settings
+
+#: Where each kind of scope claim lives and how it is shaped.
+SCOPE_SOURCES = ("scope", "permissions", "scp")
+
+
+def _as_set(value: Any) -> frozenset[str]:
+    # Types were checked when the token was verified; stay defensive for hand-built Claims.
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, (list, tuple)):
+        return frozenset(v for v in value if isinstance(v, str))
+    return frozenset()
+
+
+class Claims(Mapping[str, Any]):
+    """A read-only mapping of every verified claim, with helpers for the common ones.
+
+    ``request.auth`` is one of these: ``request.auth["https://myapp.example/state"]``,
+    ``request.auth.sub``, ``request.auth.scopes``, ``request.auth.has_scope("read:messages")``.
+    """
+
+    def __init__(self, claims: dict[str, Any], *, header: Mapping[str, Any] | None = None, token: str = "") -> None:
+        self._claims = claims
+        self.header: Mapping[str, Any] = header or {}
+        #: The raw access token, for forwarding to another API. Never logged or stored.
+        self.token = token
+
+    # Mapping protocol
+    def __getitem__(self, name: str) -> Any:
+        return self._claims[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._claims)
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def __repr__(self) -> str:
+        # The token is deliberately left out, so that a logged request.auth leaks nothing.
+        return f"<Claims sub={self._claims.get('sub')!r} iss={self._claims.get('iss')!r}>"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a plain copy of the claims (for JSON responses)."""
+        return dict(self._claims)
+
+    # Standard claims
+    @property
+    def sub(self) -> str:
+        """The subject: ``auth0|...`` for a user, ``<client id>@clients`` for a machine."""
+        return self._claims["sub"]
+
+    @property
+    def iss(self) -> str:
+        return self._claims["iss"]
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        aud = self._claims.get("aud")
+        return (aud,) if isinstance(aud, str) else tuple(aud or ())
+
+    @property
+    def client_id(self) -> str | None:
+        """The client (application) the token was issued to: ``azp``, or RFC 9068's ``client_id``."""
+        return self._claims.get("azp") or self._claims.get("client_id")
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self._claims["exp"], tz=timezone.utc)
+
+    @property
+    def is_machine(self) -> bool:
+        """Whether this is a machine-to-machine (client credentials) token."""
+        return self._claims.get("gty") == "client-credentials" or str(self._claims.get("sub", "")).endswith("@clients")
+
+    # Scopes
+    @cached_property
+    def scopes(self) -> frozenset[str]:
+        """The scopes of the space-delimited ``scope`` claim."""
+        return _as_set(self._claims.get("scope"))
+
+    @cached_property
+    def permissions(self) -> frozenset[str]:
+        """Auth0's RBAC ``permissions`` array."""
+        return _as_set(self._claims.get("permissions"))
+
+    @cached_property
+    def granted(self) -> frozenset[str]:
+        """Every scope granted through the claims named in ``SCOPE_CLAIMS``."""
+        granted: frozenset[str] = frozenset()
+        for source in auth0_settings.SCOPE_CLAIMS:
+            granted |= _as_set(self._claims.get(source))
+        return granted
+
+    def has_scope(self, *scopes: str, any_of: bool = False) -> bool:
+        """Return whether all (or, with ``any_of``, any) of ``scopes`` are granted."""
+        granted = self.granted
+        if any_of:
+            return any(scope in granted for scope in scopes)
+        return all(scope in granted for scope in scopes)
+
+    # Custom claims
+    def custom(self, name: str, default: Any = None, *, namespace: str | None = None) -> Any:
+        """Return a namespaced custom claim without repeating the namespace.
+
+        ``claims.custom("state")`` reads ``"https://myapp.example/state"`` when
+        ``CLAIMS_NAMESPACE`` is ``"https://myapp.example/"``.
+        """
+        prefix = auth0_settings.CLAIMS_NAMESPACE if namespace is None else namespace
+        return self._claims.get(prefix + name, default)
+
+    @property
+    def custom_claims(self) -> dict[str, Any]:
+        """Return the claims that are not standard ones (those set by Auth0 Actions)."""
+        standard = set(auth0_settings.STANDARD_CLAIMS)
+        return {name: value for name, value in self._claims.items() if name not in standard}

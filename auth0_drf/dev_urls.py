@@ -1,0 +1,10 @@
+"""URLs of the local development issuer; include them at the site root (404 unless enabled)."""
+
+from django.urls import path
+
+from .dev_issuer import jwks_view, openid_configuration_view
+
+urlpatterns = [
+    path(".well-known/jwks.json", jwks_view, name="auth0_drf_dev_jwks"),
+    path(".well-known/openid-configuration", openid_configuration_view, name="auth0_drf_dev_openid_configuration"),
+]

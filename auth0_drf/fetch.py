@@ -1,0 +1,143 @@
+"""Fetch a small JSON document (a JWKS or an OpenID configuration) with strict limits.
+
+HTTPS only (plain HTTP for loopback hosts, which tests and the demo use), a total deadline,
+no redirects, a cap on the body size, and one plain-words reason when anything goes wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
+
+
+class FetchError(Exception):
+    """The document could not be fetched; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A fetched JSON object and the freshness lifetime its server asked for, if any."""
+
+    data: dict[str, Any]
+    max_age: int | None
+    elapsed: float
+
+
+def is_loopback_url(url: str) -> bool:
+    """Return whether ``url`` points at this machine (localhost, 127.0.0.0/8 or ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> None:
+    """Raise ``FetchError`` unless ``url`` is HTTPS, or plain HTTP to a loopback host."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https" or (scheme == "http" and is_loopback_url(url)):
+        return
+    raise FetchError(f"refusing to fetch {url!r}: only https:// URLs (or http:// on loopback) are allowed")
+
+
+def parse_max_age(cache_control: str | None) -> int | None:
+    """Return the ``max-age`` of a ``Cache-Control`` header (0 for no-cache/no-store), or None."""
+    if not cache_control:
+        return None
+    if _NO_CACHE.search(cache_control):
+        return 0
+    match = _MAX_AGE.search(cache_control)
+    return int(match.group(1)) if match else None
+
+
+def fetch_json(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    session: requests.Session | None = None,
+) -> FetchResult:
+    """GET ``url`` and return its JSON object, within ``timeout`` seconds in total.
+
+    Redirects are not followed (a JWKS that moves is a configuration change, not something an
+    attacker on the path should be able to cause), and bodies over ``max_bytes`` are refused.
+    """
+    check_url(url)
+    started = time.monotonic()
+    deadline = started + timeout
+    getter = session.get if session is not None else requests.get
+    try:
+        response = getter(
+            url,
+            timeout=(timeout, timeout),
+            allow_redirects=False,
+            stream=True,
+            headers={"Accept": "application/json"},
+        )
+    except requests.exceptions.SSLError:
+        raise FetchError(f"TLS certificate of {url} could not be verified") from None
+    except requests.exceptions.Timeout:
+        raise FetchError(f"{url} did not answer within {timeout:g} s") from None
+    except requests.exceptions.RequestException as exc:
+        raise FetchError(f"{url} could not be reached ({type(exc).__name__})") from None
+    with response:
+        if 300 <= response.status_code < 400:
+            raise FetchError(f"{url} answered with a redirect (HTTP {response.status_code}), which is not followed")
+        if response.status_code != 200:
+            raise FetchError(f"{url} answered HTTP {response.status_code}")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise FetchError(f"{url} sent more than {max_bytes} bytes")
+        body = _read_body(response, deadline, max_bytes, url, timeout)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise FetchError(f"{url} did not answer with JSON") from None
+    if not isinstance(data, dict):
+        raise FetchError(f"{url} did not answer with a JSON object")
+    max_age = parse_max_age(response.headers.get("Cache-Control"))
+    return FetchResult(data, max_age, time.monotonic() - started)
+
+
+def _read_body(response: requests.Response, deadline: float, max_bytes: int, url: str, timeout: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    raw = response.raw
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(f"{url} did not answer within {timeout:g} s")
+        _shrink_socket_timeout(raw, remaining)
+        try:
+            chunk = raw.read1(65536) if hasattr(raw, "read1") else raw.read(65536)
+        except Exception:  # socket timeouts and protocol errors surface as many types
+            raise FetchError(f"{url} did not answer within {timeout:g} s or broke the connection") from None
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchError(f"{url} sent more than {max_bytes} bytes")
+        chunks.append(chunk)
+
+
+def _shrink_socket_timeout(raw: Any, remaining: float) -> None:
+    # A server that trickles a byte at a time would reset a per-read timeout forever; bounding
+    # each read by what is left of the total deadline keeps the worker from hanging.
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is not None:
+        try:
+            sock.settimeout(max(remaining, 0.001))
+        except OSError:
+            pass

@@ -1,0 +1,347 @@
+"""Fetch, cache and rotate an issuer's signing keys (its JWKS).
+
+Unlike PyJWT's ``PyJWKClient``, a failed refresh keeps the keys that were still good, and
+unknown ``kid`` values cannot make us fetch more than once per ``refetch_cooldown``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from .exceptions import KeysUnavailable, UnknownKey
+from .fetch import FetchError, FetchResult, check_url, fetch_json
+
+logger = logging.getLogger("auth0_drf")
+
+MIN_RSA_BITS = 2048
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+OKP_CURVES = frozenset({"Ed25519", "Ed448"})
+#: The algorithms auth0_drf can verify: asymmetric only, by design (RFC 8725 section 3.1).
+SUPPORTED_ALGORITHMS = RSA_ALGORITHMS | frozenset(EC_ALGORITHMS.values()) | {"EdDSA"}
+_PUBLIC_MEMBERS = ("kty", "n", "e", "crv", "x", "y")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A public key from a JWKS, with the algorithms it may verify."""
+
+    kid: str | None
+    kty: str
+    algorithms: frozenset[str]
+    key: Any = field(repr=False)
+
+
+class KeySet:
+    """An immutable set of signing keys, looked up by ``kid`` and algorithm."""
+
+    def __init__(self, keys: list[SigningKey]) -> None:
+        self.keys = tuple(keys)
+        self._by_kid: dict[str | None, tuple[SigningKey, ...]] = {}
+        for key in keys:
+            self._by_kid[key.kid] = self._by_kid.get(key.kid, ()) + (key,)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def find(self, kid: str | None, alg: str) -> SigningKey | None:
+        """Return the key for ``kid`` that may verify ``alg``.
+
+        Without a ``kid``, a key is returned only when exactly one key in the set fits ``alg``:
+        an unambiguous choice, never "the first key".
+        """
+        if kid is None:
+            candidates = [k for k in self.keys if alg in k.algorithms]
+            return candidates[0] if len(candidates) == 1 else None
+        for key in self._by_kid.get(kid, ()):
+            if alg in key.algorithms:
+                return key
+        return None
+
+
+def parse_jwk(jwk: Mapping[str, Any]) -> SigningKey | None:
+    """Return a ``SigningKey`` for one JWK, or None when the key is unusable for signatures.
+
+    Ignored: symmetric (``oct``) keys, encryption keys (``use: enc``), keys whose ``key_ops``
+    exclude ``verify``, RSA keys under 2048 bits, unknown key types, and malformed keys.
+    A key's own ``alg``, when present, limits it to that one algorithm.
+    """
+    if not isinstance(jwk, Mapping):
+        return None
+    kty, kid, use, alg = jwk.get("kty"), jwk.get("kid"), jwk.get("use"), jwk.get("alg")
+    if kid is not None and not isinstance(kid, str):
+        return None
+    if use is not None and use != "sig":
+        return None
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return None
+    if alg is not None and not isinstance(alg, str):
+        return None
+    public = {name: jwk[name] for name in _PUBLIC_MEMBERS if name in jwk}
+    try:
+        if kty == "RSA":
+            key = RSAAlgorithm.from_jwk(public)
+            if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_RSA_BITS:
+                return None
+            algorithms = RSA_ALGORITHMS
+        elif kty == "EC":
+            key = ECAlgorithm.from_jwk(public)
+            if not isinstance(key, ec.EllipticCurvePublicKey) or jwk.get("crv") not in EC_ALGORITHMS:
+                return None
+            algorithms = frozenset({EC_ALGORITHMS[jwk["crv"]]})
+        elif kty == "OKP":
+            if jwk.get("crv") not in OKP_CURVES:
+                return None
+            key = OKPAlgorithm.from_jwk(public)
+            if not isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+                return None
+            algorithms = frozenset({"EdDSA"})
+        else:
+            return None
+    except Exception:  # malformed members raise many types; one bad key must not spoil the rest
+        return None
+    if alg is not None:
+        algorithms = algorithms & {alg}
+        if not algorithms:
+            return None
+    return SigningKey(kid=kid, kty=kty, algorithms=algorithms, key=key)
+
+
+def parse_jwks(data: Mapping[str, Any]) -> KeySet:
+    """Return the usable signing keys of a JWKS document (malformed keys are skipped)."""
+    keys = data.get("keys")
+    if not isinstance(keys, list):
+        return KeySet([])
+    return KeySet([key for key in map(parse_jwk, keys) if key is not None])
+
+
+def fingerprint(data: Mapping[str, Any]) -> str:
+    """Return a digest that changes whenever the published keys change."""
+    return hashlib.sha256(json.dumps(data.get("keys"), sort_keys=True, default=str).encode()).hexdigest()
+
+
+class JWKSCache:
+    """The signing keys of one issuer, fetched on demand and shared by all threads.
+
+    One fetch runs at a time; concurrent callers wait for it and use its result. Keys are
+    refreshed after their lifetime (the JWKS's ``Cache-Control: max-age`` within bounds, or
+    ``ttl``). A failed refresh keeps the current keys for up to ``max_staleness`` seconds and
+    is retried no sooner than ``refetch_cooldown``; so is a refetch for an unknown ``kid``.
+    """
+
+    timer: Callable[[], float] = staticmethod(time.monotonic)
+
+    def __init__(
+        self,
+        jwks_uri: str | None,
+        *,
+        ttl: float = 600,
+        min_ttl: float = 60,
+        max_ttl: float = 86400,
+        max_staleness: float = 86400,
+        refetch_cooldown: float = 30,
+        timeout: float = 5.0,
+        max_bytes: int = 512 * 1024,
+        discovery_issuer: str | None = None,
+        shared_cache: Any = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.jwks_uri = jwks_uri
+        self.ttl, self.min_ttl, self.max_ttl = ttl, min_ttl, max_ttl
+        self.max_staleness = max_staleness
+        self.refetch_cooldown = refetch_cooldown
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.discovery_issuer = discovery_issuer
+        self.shared_cache = shared_cache
+        self.on_change = on_change
+        self.keys: KeySet | None = None
+        self.fingerprint = ""
+        self.generation = 0  # bumped whenever the usable key set changes
+        self.fetch_count = 0
+        self.last_error: str | None = None
+        self._fresh_until = 0.0
+        self._last_success = 0.0
+        self._last_attempt: float | None = None
+        self._discovered_uri: str | None = None
+        self.static = False
+        self._lock = threading.Lock()
+
+    # --- public API ---------------------------------------------------------------------
+
+    def get_signing_key(self, kid: str | None, alg: str) -> SigningKey:
+        """Return the key for ``kid`` and ``alg``, fetching the JWKS when needed.
+
+        Raises ``UnknownKey`` when no key fits even after an allowed refetch, and
+        ``KeysUnavailable`` when no keys have ever been obtained.
+        """
+        keys = self.keys
+        if keys is None or self.timer() >= self._fresh_until:
+            keys = self._refresh(force=False)
+        key = keys.find(kid, alg)
+        if key is None:
+            # A new key after rotation appears under a new kid: refetch once, rate-limited.
+            keys = self._refresh(force=True, seen_generation=self.generation)
+            key = keys.find(kid, alg)
+        if key is None:
+            raise UnknownKey()
+        return key
+
+    def is_fresh(self) -> bool:
+        """Return whether the keys are within their lifetime (no refresh is due)."""
+        return self.static or self.timer() < self._fresh_until
+
+    def preload(self, data: Mapping[str, Any], *, static: bool = False) -> None:
+        """Install a JWKS document without fetching it.
+
+        With ``static``, these keys are the issuer's keys for good and nothing is ever fetched
+        (an in-process issuer: the demo's development issuer, or a test's).
+        """
+        with self._lock:
+            self._install(data, max_age=None)
+            self.static = static
+
+    def seconds_until_retry(self) -> int:
+        """Return how long a caller should wait before keys may be fetched again."""
+        if self._last_attempt is None:
+            return 1
+        return max(1, int(self._last_attempt + self.refetch_cooldown - self.timer() + 0.999))
+
+    # --- fetching -----------------------------------------------------------------------
+
+    def _refresh(self, *, force: bool, seen_generation: int | None = None) -> KeySet:
+        if self.static and self.keys is not None:
+            return self.keys
+        fetches_before = self.fetch_count
+        with self._lock:
+            if self.fetch_count != fetches_before or (
+                seen_generation is not None and self.generation != seen_generation
+            ):
+                # Another thread fetched while we waited for the lock: use its result.
+                if self.keys is not None:
+                    return self.keys
+            now = self.timer()
+            if not force and self.keys is not None and now < self._fresh_until:
+                return self.keys
+            cooling = self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown
+            if cooling:
+                return self._keys_or_unavailable()
+            self._last_attempt = now
+            try:
+                result = self._fetch()
+            except FetchError as exc:
+                self.last_error = str(exc)
+                self._fresh_until = now + self.refetch_cooldown
+                if self.keys is not None:
+                    logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", exc)
+                else:
+                    logger.warning("auth0_drf: JWKS fetch failed: %s", exc)
+                return self._keys_or_unavailable()
+            finally:
+                self.fetch_count += 1
+            if not isinstance(result.data.get("keys"), list):
+                self.last_error = "the JWKS has no 'keys' list"
+                self._fresh_until = now + self.refetch_cooldown
+                logger.warning("auth0_drf: JWKS from %s has no 'keys' list; keeping cached keys", self.jwks_uri)
+                return self._keys_or_unavailable()
+            self.last_error = None
+            self._install(result.data, result.max_age)
+            assert self.keys is not None
+            return self.keys
+
+    def _keys_or_unavailable(self) -> KeySet:
+        if self.keys is not None and self.timer() - self._last_success <= self.max_staleness:
+            return self.keys
+        raise KeysUnavailable()
+
+    def _fetch(self) -> FetchResult:
+        uri = self._jwks_location()
+        shared = self._read_shared(uri)
+        if shared is not None:
+            return shared
+        result = fetch_json(uri, timeout=self.timeout, max_bytes=self.max_bytes)
+        logger.info("auth0_drf: fetched JWKS from %s in %.0f ms", uri, result.elapsed * 1000)
+        self._write_shared(uri, result)
+        return result
+
+    def _jwks_location(self) -> str:
+        if self.discovery_issuer is None:
+            assert self.jwks_uri is not None
+            return self.jwks_uri
+        if self._discovered_uri is None or self.timer() - self._last_success > self.max_ttl:
+            self._discovered_uri = discover_jwks_uri(self.discovery_issuer, self.timeout, self.max_bytes)
+        return self._discovered_uri
+
+    def _install(self, data: Mapping[str, Any], max_age: int | None) -> None:
+        now = self.timer()
+        keys = parse_jwks(data)
+        digest = fingerprint(data)
+        if digest != self.fingerprint:
+            self.fingerprint = digest
+            self.keys = keys
+            self.generation += 1
+            if self.on_change is not None:
+                self.on_change()
+        elif self.keys is None:
+            self.keys = keys
+        lifetime = self.ttl if max_age is None else min(max(max_age, self.min_ttl), self.max_ttl)
+        self._last_success = now
+        self._fresh_until = now + lifetime
+
+    # --- sharing keys between worker processes --------------------------------------------
+
+    def _shared_key(self, uri: str) -> str:
+        return "auth0_drf:jwks:" + hashlib.sha256(uri.encode()).hexdigest()
+
+    def _read_shared(self, uri: str) -> FetchResult | None:
+        if self.shared_cache is None:
+            return None
+        try:
+            entry = self.shared_cache.get(self._shared_key(uri))
+        except Exception:
+            logger.warning("auth0_drf: the shared JWKS cache could not be read", exc_info=True)
+            return None
+        # Only a copy newer than ours helps: an unknown kid needs keys fetched after our own.
+        if not entry or entry.get("fetched", 0) <= getattr(self, "_shared_seen", 0):
+            return None
+        self._shared_seen = entry["fetched"]
+        return FetchResult(entry["data"], entry.get("max_age"), 0.0)
+
+    def _write_shared(self, uri: str, result: FetchResult) -> None:
+        if self.shared_cache is None:
+            return
+        fetched = time.time()
+        self._shared_seen = fetched
+        lifetime = self.ttl if result.max_age is None else min(max(result.max_age, self.min_ttl), self.max_ttl)
+        try:
+            self.shared_cache.set(
+                self._shared_key(uri),
+                {"data": result.data, "max_age": result.max_age, "fetched": fetched},
+                timeout=lifetime,
+            )
+        except Exception:
+            logger.warning("auth0_drf: the shared JWKS cache could not be written", exc_info=True)
+
+
+def discover_jwks_uri(issuer: str, timeout: float, max_bytes: int) -> str:
+    """Return ``jwks_uri`` from the issuer's OpenID configuration, after checking its ``issuer``."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    document = fetch_json(url, timeout=timeout, max_bytes=max_bytes).data
+    if document.get("issuer") != issuer:
+        raise FetchError(f"the OpenID configuration at {url} names another issuer")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri:
+        raise FetchError(f"the OpenID configuration at {url} has no jwks_uri")
+    check_url(jwks_uri)
+    logger.info("auth0_drf: discovered jwks_uri %s for issuer %s", jwks_uri, issuer)
+    return jwks_uri

@@ -1,0 +1,134 @@
+"""Scope checks as DRF permission classes: ``HasScope("read:messages")`` and friends.
+
+Scopes are read from the claims named in ``SCOPE_CLAIMS`` (default: the ``scope`` string and
+Auth0's RBAC ``permissions`` array). Only a token verified by auth0_drf can grant a scope: a
+request authenticated any other way (session, basic...) never passes a scope check.
+
+All classes compose with DRF's operators::
+
+    permission_classes = [IsAuthenticated & (HasScope("read:messages") | HasScope("admin"))]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission, BasePermissionMetaclass
+from rest_framework.request import Request
+
+from .claims import Claims
+from .exceptions import MISSING_SCOPES_ATTRIBUTE, InsufficientScopeError
+
+
+def token_claims(request: Request) -> Claims | None:
+    """Return the verified claims of the request's access token, or None."""
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, Claims) else None
+
+
+class ScopePermissionMetaclass(BasePermissionMetaclass):
+    """Let ``HasScope("a", "b")`` build a permission class, while ``HasScope()`` instantiates it.
+
+    DRF instantiates permission classes (and the operands of ``&``, ``|``, ``~``) with no
+    arguments, so arguments must be bound when the class is named, not when it is called.
+    """
+
+    def __call__(cls, *scopes: str) -> Any:
+        if scopes:
+            for scope in scopes:
+                if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
+                    raise ValueError(f"{cls.__name__}: a scope is a non-empty string without spaces, not {scope!r}")
+            label = ", ".join(repr(s) for s in scopes)
+            return type(cls)(f"{cls.__name__}({label})", (cls,), {"scopes": tuple(scopes), "__module__": cls.__module__})
+        return super().__call__()
+
+
+class ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
+    """Base class: grant access when the token carries the scopes ``get_required_scopes`` names.
+
+    Returning None from ``get_required_scopes`` denies (a missing requirement never allows).
+    """
+
+    scopes: tuple[str, ...] = ()
+    #: True: any one of the scopes suffices; False: all are required.
+    any_of = False
+    code = InsufficientScopeError.code
+    message: Any = "The access token lacks the scopes this endpoint requires."
+
+    def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
+        return self.scopes
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        claims = token_claims(request)
+        if claims is None:
+            return False
+        required = self.get_required_scopes(request, view)
+        if required is None:
+            self.message = {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": "insufficient_scope"}
+            return False
+        if claims.has_scope(*required, any_of=self.any_of):
+            return True
+        granted = claims.granted
+        missing = [scope for scope in required if scope not in granted]
+        recorded = getattr(request, MISSING_SCOPES_ATTRIBUTE, [])
+        setattr(request, MISSING_SCOPES_ATTRIBUTE, recorded + [s for s in missing if s not in recorded])
+        wording = "one of" if self.any_of else "all of"
+        self.message = {
+            "detail": f"The access token lacks required scopes; it needs {wording}: {' '.join(required)}.",
+            "code": InsufficientScopeError.code,
+            "missing_scopes": missing,
+        }
+        return False
+
+
+class HasScope(ScopePermission):
+    """Require every scope named: ``HasScope("read:messages", "write:messages")``."""
+
+
+class HasAnyScope(ScopePermission):
+    """Require at least one of the scopes named: ``HasAnyScope("admin", "read:messages")``."""
+
+    any_of = True
+
+
+class RequiredScopes(ScopePermission):
+    """Enforce the view's ``required_scopes`` attribute.
+
+    A list applies to every method. A mapping is keyed by ViewSet action (``list``,
+    ``retrieve``, ``create``, custom ``@action`` names...) or by HTTP method (``GET``, ``POST``);
+    the action is looked up first. A request whose action and method are both missing from
+    the mapping is denied.
+    """
+
+    def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
+        required = getattr(view, "required_scopes", None)
+        if required is None:
+            return None
+        if isinstance(required, str):
+            return (required,)
+        if not isinstance(required, Mapping):
+            return tuple(required)
+        action = getattr(view, "action", None)
+        if action is not None and action in required:
+            found = required[action]
+        else:
+            method = request.method.upper()
+            found = next((v for k, v in required.items() if k.upper() == method), None)
+        if found is None:
+            return None
+        return (found,) if isinstance(found, str) else tuple(found)
+
+
+class ReadWriteScopes(ScopePermission):
+    """Require ``read:<resource>`` for safe methods and ``write:<resource>`` for the others.
+
+    ``ReadWriteScopes("messages")``, or plain ``ReadWriteScopes`` with ``scope_resource =
+    "messages"`` on the view.
+    """
+
+    def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
+        resource = self.scopes[0] if self.scopes else getattr(view, "scope_resource", None)
+        if not resource:
+            return None
+        verb = "read" if request.method in SAFE_METHODS else "write"
+        return (f"{verb}:{resource}",)

@@ -1,0 +1,239 @@
+"""Test your API without Auth0: a local issuer whose JWKS is served over loopback HTTP, and tokens.
+
+With pytest, the fixtures ``auth0_issuer``, ``auth0_token`` and ``auth0_api_client`` come from
+the plugin ``auth0_drf.pytest_plugin`` (registered automatically when auth0_drf is installed).
+With unittest, mix ``Auth0TestMixin`` into your ``TestCase``. See README, "Testing your API".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable, Mapping
+
+from django.test import override_settings
+
+from .issuer import LocalKey, access_token_claims, jwks_document
+
+#: A response a test can make the loopback server give: (status, headers, body).
+Response = tuple[int, Mapping[str, str], bytes]
+
+
+class LoopbackServer:
+    """A real HTTP server on 127.0.0.1 in a background thread that counts the requests it gets.
+
+    ``routes`` maps paths to responses (or callables returning one); ``override``, when set,
+    answers every request instead, so tests can make the server fail, stall or redirect.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Response | Callable[[], Response]] = {}
+        self.override: Callable[[str], Response | None] | None = None
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                with server._lock:
+                    server.requests.append(self.path)
+                response = server.override(self.path) if server.override else None
+                if response is None:
+                    route = server.routes.get(self.path.split("?")[0])
+                    response = route() if callable(route) else route
+                if response is None:
+                    response = (404, {"Content-Type": "text/plain"}, b"not found")
+                status, headers, body = response
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    if "Content-Length" not in headers:
+                        self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def hits(self, path: str | None = None) -> int:
+        """Return how many requests arrived (for ``path`` only, if given)."""
+        with self._lock:
+            return sum(1 for p in self.requests if path is None or p.split("?")[0] == path)
+
+    def start(self) -> LoopbackServer:
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="auth0-drf-loopback", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def json_response(data: Any, status: int = 200, **headers: str) -> Response:
+    """Return a JSON response for ``LoopbackServer``."""
+    return status, {"Content-Type": "application/json", **headers}, json.dumps(data).encode()
+
+
+class LocalIssuer(LoopbackServer):
+    """An OpenID provider in miniature: keys, a JWKS and discovery on loopback, and tokens.
+
+    ``issuer`` is ``http://127.0.0.1:<port>/``; ``jwks_uri`` is its ``.well-known/jwks.json``.
+    ``token()`` mints Auth0-shaped access tokens signed by the current key.
+    """
+
+    JWKS_PATH = "/.well-known/jwks.json"
+
+    def __init__(
+        self,
+        *,
+        audience: str = "https://api.example.test/",
+        keys: Iterable[LocalKey] | None = None,
+        alg: str = "RS256",
+    ) -> None:
+        super().__init__()
+        self.audience = audience
+        self.keys: list[LocalKey] = list(keys) if keys is not None else [LocalKey.generate(alg)]
+        self.signing_key = self.keys[0]
+        self.jwks_headers: dict[str, str] = {}
+        self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), **self.jwks_headers)
+        self.routes["/.well-known/openid-configuration"] = lambda: json_response(
+            {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
+        )
+
+    @property
+    def issuer(self) -> str:
+        return self.url + "/"
+
+    @property
+    def jwks_uri(self) -> str:
+        return self.url + self.JWKS_PATH
+
+    def jwks(self) -> dict[str, Any]:
+        """Return the JWKS currently published."""
+        return jwks_document(self.keys)
+
+    def jwks_hits(self) -> int:
+        """Return how many times the JWKS was fetched."""
+        return self.hits(self.JWKS_PATH)
+
+    def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> LocalKey:
+        """Publish a new key and sign with it from now on; return it."""
+        key = LocalKey.generate(alg or self.signing_key.alg)
+        self.keys = (self.keys if keep_old else []) + [key]
+        self.signing_key = key
+        return key
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """Return an ``AUTH0_DRF`` dict that trusts this issuer (``overrides`` win)."""
+        values: dict[str, Any] = {
+            "ISSUER": self.issuer,
+            "AUDIENCE": self.audience,
+            "JWKS_URI": self.jwks_uri,
+            "ALGORITHMS": sorted({key.alg for key in self.keys}),
+        }
+        values.update(overrides)
+        return values
+
+    def override_settings(self, **overrides: Any) -> override_settings:
+        """Return Django's ``override_settings`` pointing auth0_drf at this issuer."""
+        return override_settings(AUTH0_DRF=self.settings(**overrides))
+
+    def claims(self, **kwargs: Any) -> dict[str, Any]:
+        """Return the claims ``token()`` would sign (same keyword arguments)."""
+        kwargs.setdefault("issuer", self.issuer)
+        kwargs.setdefault("audience", self.audience)
+        return access_token_claims(**kwargs)
+
+    def token(
+        self,
+        *,
+        headers: Mapping[str, Any] | None = None,
+        key: LocalKey | None = None,
+        drop: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> str:
+        """Return a signed access token.
+
+        Keyword arguments: ``sub``, ``scope``, ``permissions``, ``lifetime`` (seconds, negative
+        for an expired token), ``claims`` (extra or replaced claims), ``audience``, ``issuer``,
+        ``now``; ``headers`` adds or replaces header parameters; ``drop`` removes claims.
+        """
+        payload = self.claims(**kwargs)
+        for name in drop:
+            payload.pop(name, None)
+        return (key or self.signing_key).sign(payload, headers)
+
+
+class Auth0TestMixin:
+    """A ``unittest`` mixin: a ``LocalIssuer`` per test class, trusted by auth0_drf.
+
+    Use ``self.auth0_issuer.token(...)`` and ``self.auth0_credentials(...)``::
+
+        class MessagesTests(Auth0TestMixin, APITestCase):
+            def test_list(self):
+                self.client.credentials(**self.auth0_credentials(scope="read:messages"))
+    """
+
+    auth0_issuer: LocalIssuer
+    auth0_settings_overrides: dict[str, Any] = {}
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.auth0_issuer = LocalIssuer().start()
+        cls._auth0_override = cls.auth0_issuer.override_settings(**cls.auth0_settings_overrides)
+        cls._auth0_override.enable()
+        reset_caches()
+        super().setUpClass()  # type: ignore[misc]
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        super().tearDownClass()  # type: ignore[misc]
+        cls._auth0_override.disable()
+        cls.auth0_issuer.stop()
+        reset_caches()
+
+    def auth0_credentials(self, **token_kwargs: Any) -> dict[str, str]:
+        """Return ``client.credentials()`` keyword arguments for a fresh token."""
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.auth0_issuer.token(**token_kwargs)}"}
+
+
+def reset_caches() -> None:
+    """Forget keys, verified tokens and cached users (between tests)."""
+    from .conf import auth0_settings
+
+    auth0_settings.reload()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()

@@ -1,0 +1,414 @@
+"""Verify an access token: pinned algorithm, key by ``kid``, ``iss``/``aud``/``exp``/``nbf``/``iat``.
+
+This module does not depend on DRF. ``get_verifier().verify(token)`` returns the verified
+``Claims`` or raises a ``TokenError`` subclass that says exactly what is wrong.
+
+Security notes (RFC 8725):
+
+- The algorithm comes from ``ALGORITHMS``, never from the token. ``none`` and HMAC algorithms are
+  never accepted, even if configured, so a public key can never be used as an HMAC secret.
+- The issuer is looked up in the configured allow-list before anything else is done with the
+  token; an attacker's ``iss`` can never make us fetch anything. ``jku``, ``x5u``, ``jwk`` and
+  ``x5c`` headers are ignored: keys come only from the issuer's configured JWKS.
+- The token is parsed once; header, payload and signature are checked from that one parse.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
+
+from jwt.algorithms import get_default_algorithms
+
+from .claims import Claims
+from .conf import IssuerConfig, auth0_settings
+from .exceptions import (
+    ClaimError,
+    IDTokenNotAccepted,
+    InvalidAudience,
+    InvalidClaim,
+    InvalidHeader,
+    InvalidIssuer,
+    InvalidSignature,
+    MissingClaim,
+    NotAJWT,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenTooLarge,
+    TokenTooOld,
+    UnknownKey,
+    UnsupportedAlgorithm,
+    WrongTokenType,
+)
+from .jwks import SUPPORTED_ALGORITHMS, JWKSCache
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
+_PROFILE_CLAIMS = ("email", "name", "nickname", "picture", "given_name", "family_name", "auth_time", "sid")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SUB_LENGTH = 255
+MAX_KID_LENGTH = 256
+
+_AUDIENCE_HINT = (
+    "Auth0 issues an opaque or encrypted token when no audience is requested: request the token "
+    "with audience=<your API identifier>."
+)
+_JWE_MESSAGE = (
+    "The access token is encrypted (a JWE with 5 parts), which is what Auth0 issues when no "
+    "audience is requested: request the token with audience=<your API identifier>."
+)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON number {name}")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member name")
+    return result
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
+
+
+def decode_segment(segment: str, what: str) -> dict[str, Any]:
+    """Decode one base64url JSON segment into a dict, strictly.
+
+    Rejected: characters outside base64url, impossible lengths, bytes that are not UTF-8,
+    duplicate member names, ``NaN``/``Infinity``, nesting deep enough to exhaust the stack,
+    and anything but a JSON object.
+    """
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). " + _AUDIENCE_HINT)
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = _decoder.decode(raw.decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+        raise NotAJWT(f"The access token's {what} is not valid JSON; it is not a JWT.") from None
+    if not isinstance(value, dict):
+        raise NotAJWT(f"The access token's {what} is not a JSON object; it is not a JWT.")
+    return value
+
+
+def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what may be logged about a token whose signature has been verified."""
+    return {"kid": header.get("kid"), "iss": payload.get("iss"), "sub": payload.get("sub")}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+class TokenVerifier:
+    """Verify access tokens against a fixed set of issuers, audiences and algorithms.
+
+    A bounded cache of verified tokens (keyed by SHA-256 of the whole token, each entry valid
+    no longer than the token itself, emptied whenever an issuer's keys change) makes a token
+    that was already verified cost a hash and a dictionary lookup.
+    """
+
+    timer: Callable[[], float] = staticmethod(time.time)
+
+    def __init__(
+        self,
+        issuers: Sequence[IssuerConfig],
+        *,
+        algorithms: Sequence[str] = ("RS256",),
+        leeway: float = 5,
+        max_length: int = 8192,
+        profile: str = "any",
+        require_kid: bool = False,
+        max_token_age: float | None = None,
+        cache_size: int = 4096,
+        jwks_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.issuers = {config.issuer: config for config in issuers}
+        available = get_default_algorithms()
+        # Anything outside SUPPORTED_ALGORITHMS (none, HS*) is dropped even if configured.
+        self.algorithms = {alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available}
+        self.leeway = leeway
+        self.max_length = max_length
+        self.profile = profile
+        self.require_kid = require_kid
+        self.max_token_age = max_token_age
+        self.cache_size = cache_size
+        self._cache: dict[bytes, tuple[Claims, float, JWKSCache]] = {}
+        self._cache_lock = threading.Lock()
+        options = dict(jwks_options or {})
+        self.jwks: dict[str, JWKSCache] = {
+            config.issuer: JWKSCache(
+                config.jwks_uri,
+                discovery_issuer=config.issuer if config.discovery and not config.jwks_uri else None,
+                on_change=self.clear_cache,
+                **options,
+            )
+            for config in issuers
+        }
+
+    def clear_cache(self) -> None:
+        """Forget every verified token (called when any issuer's key set changes)."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def verify(self, token: str) -> Claims:
+        """Return the verified claims of ``token`` or raise a ``TokenError``."""
+        if len(token) > self.max_length:
+            raise TokenTooLarge()
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        cached = self._cache.get(digest)
+        # A cached token is reused only while its issuer's keys are fresh: once they are due for
+        # a refresh, the full check runs (and refreshes them), so a revoked key stops working.
+        if cached is not None and self.timer() < cached[1] and cached[2].is_fresh():
+            return cached[0]
+        claims, jwks = self._verify(token)
+        self._remember(digest, claims, jwks)
+        return claims
+
+    def _remember(self, digest: bytes, claims: Claims, jwks: JWKSCache) -> None:
+        if self.cache_size <= 0:
+            return
+        valid_until = claims["exp"] + self.leeway
+        if self.max_token_age is not None and "iat" in claims:
+            valid_until = min(valid_until, claims["iat"] + self.max_token_age + self.leeway)
+        with self._cache_lock:
+            while len(self._cache) >= self.cache_size:
+                del self._cache[next(iter(self._cache))]  # oldest first
+            self._cache[digest] = (claims, valid_until, jwks)
+
+    # --- the checks, in order -------------------------------------------------------------
+
+    def _verify(self, token: str) -> tuple[Claims, JWKSCache]:
+        segments = token.split(".")
+        if len(segments) == 5:
+            raise NotAJWT(_JWE_MESSAGE)
+        if len(segments) != 3:
+            raise NotAJWT()
+        header_segment, payload_segment, signature_segment = segments
+        header = decode_segment(header_segment, "header")
+        alg = self.check_header(header)
+        payload = decode_segment(payload_segment, "payload")
+        config = self.select_issuer(payload)
+        jwks = self.jwks[config.issuer]
+        key = jwks.get_signing_key(header.get("kid"), alg)
+        if not signature_segment:
+            raise InvalidSignature("The access token is not signed.")
+        if not _B64URL.fullmatch(signature_segment) or len(signature_segment) % 4 == 1:
+            raise InvalidSignature()
+        signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
+        signing_input = token[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
+        if not self.algorithms[alg].verify(signing_input, key.key, signature):
+            raise InvalidSignature()
+        try:
+            self.check_claims(payload, header, config)
+        except ClaimError as exc:
+            exc.data["verified"] = verified_context(header, payload)
+            raise
+        return Claims(payload, header=header, token=token), jwks
+
+    def check_header(self, header: Mapping[str, Any]) -> str:
+        """Check the JOSE header and return its (allowed) algorithm."""
+        if "enc" in header:
+            raise NotAJWT(_JWE_MESSAGE)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise UnsupportedAlgorithm(
+                "The access token is signed with an algorithm this API does not accept "
+                f"(accepted: {', '.join(self.algorithms) or 'none configured'})."
+            )
+        if "crit" in header:
+            # We implement no JWS extensions, so any critical one must be refused (RFC 7515 4.1.11).
+            raise InvalidHeader("The access token's header lists critical extensions this API does not support.")
+        if "b64" in header or "zip" in header:
+            raise InvalidHeader("The access token's header uses an unsupported JWS option (b64 or zip).")
+        cty = header.get("cty")
+        if cty is not None and (not isinstance(cty, str) or cty.lower() in ("jwt", "application/jwt")):
+            raise InvalidHeader("Nested JWTs are not accepted as access tokens.")
+        typ = header.get("typ")
+        if typ is not None:
+            if not isinstance(typ, str):
+                raise WrongTokenType()
+            kind = typ.lower().removeprefix("application/")
+            if kind not in _ACCESS_TOKEN_TYPES or (self.profile == "rfc9068" and kind != "at+jwt"):
+                raise WrongTokenType()
+        elif self.profile == "rfc9068":
+            raise WrongTokenType("RFC 9068 access tokens must have typ 'at+jwt'.")
+        kid = header.get("kid")
+        if kid is None:
+            if self.require_kid:
+                raise UnknownKey("The access token's header has no kid.")
+        elif not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+            raise InvalidHeader("The access token's kid is not a valid key id.")
+        return alg
+
+    def select_issuer(self, payload: Mapping[str, Any]) -> IssuerConfig:
+        """Return the configured issuer named by ``iss``; nothing is fetched for others."""
+        iss = payload.get("iss")
+        if iss is None:
+            raise MissingClaim(claim="iss")
+        config = self.issuers.get(iss) if isinstance(iss, str) else None
+        if config is None:
+            raise InvalidIssuer()
+        return config
+
+    def check_claims(self, payload: Mapping[str, Any], header: Mapping[str, Any], config: IssuerConfig) -> None:
+        """Check the time claims, the audience, the subject and the shape of scope claims."""
+        now = self.timer()
+        leeway = self.leeway
+        exp = payload.get("exp")
+        if exp is None:
+            raise MissingClaim(claim="exp")
+        if not _is_number(exp):
+            raise InvalidClaim("The access token's 'exp' claim is not a number.", claim="exp")
+        if now >= exp + leeway:
+            raise TokenExpired()
+        for name in ("nbf", "iat"):
+            value = payload.get(name)
+            if value is None:
+                continue
+            if not _is_number(value):
+                raise InvalidClaim(f"The access token's '{name}' claim is not a number.", claim=name)
+            if value > now + leeway:
+                raise TokenNotYetValid(claim=name)
+        if self.max_token_age is not None:
+            iat = payload.get("iat")
+            if iat is None:
+                raise MissingClaim(claim="iat")
+            if now > iat + self.max_token_age + leeway:
+                raise TokenTooOld()
+        self.check_audience(payload, config)
+        sub = payload.get("sub")
+        if sub is None:
+            raise MissingClaim(claim="sub")
+        if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or _CONTROL_CHARS.search(sub):
+            raise InvalidClaim("The access token's 'sub' claim is not a valid subject.", claim="sub")
+        self.check_claim_shapes(payload)
+        if self.profile == "rfc9068":
+            for name in ("client_id", "jti", "iat"):
+                if name not in payload:
+                    raise MissingClaim(f"RFC 9068 access tokens must have a '{name}' claim.", claim=name)
+
+    def check_audience(self, payload: Mapping[str, Any], config: IssuerConfig) -> None:
+        """Check that ``aud`` names this API, and explain ID tokens and /userinfo-only tokens."""
+        aud = payload.get("aud")
+        if aud is None:
+            raise MissingClaim(claim="aud")
+        if isinstance(aud, str):
+            audiences = [aud]
+        elif _string_list(aud) and aud:
+            audiences = aud
+        else:
+            raise InvalidClaim("The access token's 'aud' claim is not a string or a list of strings.", claim="aud")
+        if any(audience in config.audiences for audience in audiences):
+            return
+        expected = config.audiences[0] if config.audiences else "<your API identifier>"
+        if self.looks_like_id_token(payload):
+            raise IDTokenNotAccepted(
+                "This is an ID token. APIs accept access tokens only: send the access token, "
+                f"requested with audience={expected}, not the ID token."
+            )
+        if all(audience.endswith("/userinfo") for audience in audiences):
+            raise InvalidAudience(
+                "The access token is only meant for Auth0's /userinfo endpoint: request it with "
+                f"audience={expected}."
+            )
+        raise InvalidAudience(f"The access token is not meant for this API: request it with audience={expected}.")
+
+    @staticmethod
+    def looks_like_id_token(payload: Mapping[str, Any]) -> bool:
+        """Return whether a token with the wrong audience has the marks of an OIDC ID token."""
+        if payload.get("gty") == "client-credentials":
+            return False
+        if any(name in payload for name in _ID_TOKEN_CLAIMS):
+            return True
+        if any(name in payload for name in ("scope", "permissions", "scp")):
+            return False
+        # No scopes, and either profile claims or no client claim (access tokens carry azp or client_id).
+        return any(name in payload for name in _PROFILE_CLAIMS) or not ("azp" in payload or "client_id" in payload)
+
+    @staticmethod
+    def check_claim_shapes(payload: Mapping[str, Any]) -> None:
+        """Reject scope-bearing and client claims of the wrong JSON type."""
+        if "scope" in payload and not isinstance(payload["scope"], str):
+            raise InvalidClaim("The access token's 'scope' claim must be a space-delimited string.", claim="scope")
+        if "permissions" in payload and not _string_list(payload["permissions"]):
+            raise InvalidClaim("The access token's 'permissions' claim must be a list of strings.", claim="permissions")
+        if "scp" in payload and not (_string_list(payload["scp"]) or isinstance(payload["scp"], str)):
+            raise InvalidClaim("The access token's 'scp' claim must be a list of strings.", claim="scp")
+        for name in ("azp", "client_id", "gty", "jti"):
+            if name in payload and not isinstance(payload[name], str):
+                raise InvalidClaim(f"The access token's '{name}' claim must be a string.", claim=name)
+
+
+_verifier: TokenVerifier | None = None
+_verifier_lock = threading.Lock()
+
+
+def build_verifier() -> TokenVerifier:
+    """Return a new ``TokenVerifier`` configured from ``AUTH0_DRF``."""
+    s = auth0_settings
+    shared_cache = None
+    if s.JWKS_SHARED_CACHE:
+        from django.core.cache import caches
+
+        shared_cache = caches[s.JWKS_SHARED_CACHE]
+    verifier = TokenVerifier(
+        s.issuers,
+        algorithms=tuple(s.ALGORITHMS),
+        leeway=s.LEEWAY,
+        max_length=s.MAX_TOKEN_LENGTH,
+        profile=s.TOKEN_PROFILE,
+        require_kid=s.REQUIRE_KID,
+        max_token_age=s.MAX_TOKEN_AGE,
+        cache_size=s.TOKEN_CACHE_SIZE,
+        jwks_options={
+            "ttl": s.JWKS_CACHE_TTL,
+            "min_ttl": s.JWKS_MIN_TTL,
+            "max_ttl": s.JWKS_MAX_TTL,
+            "max_staleness": s.JWKS_MAX_STALENESS,
+            "refetch_cooldown": s.JWKS_REFETCH_COOLDOWN,
+            "timeout": s.JWKS_TIMEOUT,
+            "max_bytes": s.JWKS_MAX_BYTES,
+            "shared_cache": shared_cache,
+        },
+    )
+    if s.DEV_ISSUER:
+        from .dev_issuer import install_dev_keys
+
+        install_dev_keys(verifier)
+    return verifier
+
+
+def get_verifier() -> TokenVerifier:
+    """Return the process-wide verifier, built from the settings on first use."""
+    global _verifier
+    verifier = _verifier
+    if verifier is None:
+        with _verifier_lock:
+            if _verifier is None:
+                _verifier = build_verifier()
+            verifier = _verifier
+    return verifier
+
+
+def reset_verifier() -> None:
+    """Drop the process-wide verifier, its key caches and its token cache."""
+    global _verifier
+    _verifier = None
+
+
+auth0_settings.on_reset(reset_verifier)

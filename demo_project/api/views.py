@@ -1,0 +1,97 @@
+"""The demo API, mirroring Auth0's API quickstart, plus a messages ViewSet with per-action scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from auth0_drf.permissions import HasScope, RequiredScopes
+
+from .models import Message
+
+
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def public(request: Request) -> Response:
+    """No token needed."""
+    return Response({"message": "Hello from a public endpoint! You don't need to be authenticated to see this."})
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def private(request: Request) -> Response:
+    """Any valid access token."""
+    return Response({"message": "Hello from a private endpoint! You need to be authenticated to see this.", "sub": request.auth.sub})
+
+
+@api_view(["GET"])
+@permission_classes([HasScope("read:messages")])
+def private_scoped(request: Request) -> Response:
+    """A valid access token with the read:messages scope (or RBAC permission)."""
+    return Response(
+        {"message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."}
+    )
+
+
+def describe_user(user: Any) -> dict[str, Any]:
+    return {
+        "id": user.pk,
+        "username": user.get_username(),
+        "is_machine": bool(getattr(user, "is_machine", False)),
+        "stored_in_database": not hasattr(user, "claims"),
+    }
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def claims(request: Request) -> Response:
+    """The verified claims of the access token and the user it maps to."""
+    return Response(
+        {
+            "claims": request.auth.as_dict(),
+            "custom_claims": request.auth.custom_claims,
+            "scopes": sorted(request.auth.granted),
+            "user": describe_user(request.user),
+        }
+    )
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["id", "text", "archived", "created_at"]
+        read_only_fields = ["archived", "created_at"]
+
+
+class MessagesViewSet(viewsets.ModelViewSet):
+    """Messages: read:messages to read, write:messages to change, archive:messages to archive."""
+
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    permission_classes = [RequiredScopes]
+    required_scopes = {
+        "list": ["read:messages"],
+        "retrieve": ["read:messages"],
+        "create": ["write:messages"],
+        "update": ["write:messages"],
+        "partial_update": ["write:messages"],
+        "destroy": ["write:messages"],
+        "archive": ["archive:messages"],
+    }
+
+    def perform_create(self, serializer: MessageSerializer) -> None:
+        author = self.request.user if getattr(self.request.user, "_meta", None) else None
+        serializer.save(author=author)
+
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, pk: str | None = None) -> Response:
+        message = self.get_object()
+        message.archived = True
+        message.save(update_fields=["archived"])
+        return Response(self.get_serializer(message).data)

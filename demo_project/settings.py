@@ -1,0 +1,106 @@
+"""Settings of the demo project, read from the environment with django-environ.
+
+Public interface (keep these names): AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH0_ISSUER, AUTH0_JWKS_URI,
+DATABASE_URL. With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
+local development issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-auth0-drf-demo-only-never-in-production")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "auth0_drf",
+    "demo_project.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "demo_project.urls"
+WSGI_APPLICATION = "demo_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers queue for the lock instead of failing with "database is locked" under threads.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_TZ = True
+STATIC_URL = "static/"
+
+REST_FRAMEWORK = {
+    # auth0_drf first: DRF takes a 401's WWW-Authenticate challenge from the first class only.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["auth0_drf.authentication.Auth0Authentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "auth0_drf.exceptions.exception_handler",
+}
+
+# --- auth0_drf -------------------------------------------------------------------------------
+AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
+AUTH0_ISSUER = env("AUTH0_ISSUER", default="")
+# No tenant configured: act as a local development issuer (only ever with DEBUG on).
+DEV_ISSUER = DEBUG and not AUTH0_DOMAIN and not AUTH0_ISSUER
+DEV_ISSUER_URL = env("AUTH0_DEV_ISSUER_URL", default="http://127.0.0.1:8000/")
+DEV_AUDIENCE = "https://auth0-drf-demo/api"
+
+_audiences = env.list("AUTH0_AUDIENCE", default=[DEV_AUDIENCE] if DEV_ISSUER else [])
+
+AUTH0_DRF = {
+    "DOMAIN": AUTH0_DOMAIN or None,
+    "ISSUER": AUTH0_ISSUER or (DEV_ISSUER_URL if DEV_ISSUER else None),
+    "AUDIENCE": _audiences[0] if len(_audiences) == 1 else _audiences,
+    "JWKS_URI": env("AUTH0_JWKS_URI", default="") or None,
+    "ALGORITHMS": env.list("AUTH0_ALGORITHMS", default=["RS256"]),
+    "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
+    "DEV_ISSUER": DEV_ISSUER,
+    "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"auth0_drf": {"handlers": ["console"], "level": env("AUTH0_DRF_LOG_LEVEL", default="INFO")}},
+}

@@ -1,0 +1,22 @@
+"""URLs of the demo: Auth0's API quickstart endpoints, a messages API, and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from rest_framework.routers import DefaultRouter
+
+from .api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("messages", views.MessagesViewSet, basename="message")
+
+urlpatterns = [
+    re_path(r"^api/public/?$", views.public, name="public"),
+    re_path(r"^api/private/?$", views.private, name="private"),
+    re_path(r"^api/private-scoped/?$", views.private_scoped, name="private-scoped"),
+    re_path(r"^api/claims/?$", views.claims, name="claims"),
+    path("api/", include(router.urls)),
+    path("admin/", admin.site.urls),
+    # The local development issuer's JWKS (answers 404 unless it is enabled).
+    path("", include("auth0_drf.dev_urls")),
+]
