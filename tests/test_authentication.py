@@ -372,3 +372,12 @@ def test_pyjwt_cannot_decode_our_rejections_differently(auth0_issuer):
     token = auth0_issuer.token()
     claims = jwt.decode(token, auth0_issuer.signing_key.public_key, algorithms=["RS256"], audience=auth0_issuer.audience)
     assert claims["iss"] == auth0_issuer.issuer
+
+
+@pytest.mark.parametrize("bad_jwks", [{"keys": []}, {"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}, {"keys": "none"}, {}])
+def test_refresh_returning_no_usable_keys_keeps_cached_keys(auth0_issuer, client_for, settings, bad_jwks):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=0, JWKS_MIN_TTL=0, JWKS_REFETCH_COOLDOWN=0)
+    assert client_for(auth0_issuer.token()).get("/api/private").status_code == 200
+    auth0_issuer.override = lambda path: json_response(bad_jwks)
+    assert client_for(auth0_issuer.token(sub="auth0|next")).get("/api/private").status_code == 200
+    assert auth0_issuer.jwks_hits() >= 2
