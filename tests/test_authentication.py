@@ -119,10 +119,13 @@ def test_malformed_bearer_header_is_400_invalid_request(auth0_issuer, get_with, 
     assert_rejected(get_with("/api/private", authorization), "invalid_request", status=400, error="invalid_request")
 
 
-def test_token_in_query_string_is_refused_with_a_hint(auth0_issuer, get_with):
-    response = get_with(f"/api/private?access_token={auth0_issuer.token()}")
-    assert_rejected(response, "invalid_request", status=400, error="invalid_request")
-    assert "Authorization" in response.json()["detail"]
+def test_token_in_query_string_is_not_used_and_the_message_says_where_it_goes(auth0_issuer, get_with):
+    token = auth0_issuer.token()
+    response = get_with(f"/api/private?access_token={token}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json()["code"] == "not_authenticated"
+    assert "Authorization" in response.json()["detail"] and token not in response.content.decode()
 
 
 # --- rejected tokens ---------------------------------------------------------------------
