@@ -84,6 +84,10 @@ class ClaimRecorder:
         self._last_prune: float | None = None
         self._last_warning: float | None = None
 
+    def __len__(self) -> int:
+        """Return how many (issuer, subject, client) this process remembers."""
+        return len(self._seen)
+
     def clear(self) -> None:
         """Forget everything remembered (the next sighting of every subject is written)."""
         with self._lock:
