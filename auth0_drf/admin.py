@@ -20,6 +20,7 @@ from typing import Any, Iterable
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -198,8 +199,19 @@ class ClaimRecordInline(ReadOnlyRecordMixin, admin.TabularInline):
     ordering = ("-last_seen",)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Hidden on the "add user" page: a new user has no records.
+        # Hidden on the "add user" page (no user yet, so obj is None): a new user has no records.
         return obj is not None and super().has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting happens on the record's own page; a delete permission alone must not show
+        # the inline on the "add user" page either.
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ClaimRecord]:
+        # InlineModelAdmin filters by has_view_permission(request) without the user, which is
+        # False above; the permission itself is what counts here.
+        queryset = self.model._default_manager.order_by(*self.ordering)
+        return queryset if can_view_records(request) else queryset.none()
 
     @admin.display(description=_("claim names"))
     def claim_names_list(self, obj: ClaimRecord) -> str:
