@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -60,6 +61,8 @@ def headless_chromium() -> Iterator[Any]:
     # An explicit driver path: Selenium Manager (which would download drivers) is skipped.
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    # Elements are looked for until they appear (a loaded machine may be slow to navigate).
+    driver.implicitly_wait(10)
     try:
         yield driver
     finally:
@@ -71,6 +74,14 @@ def test_staff_sees_recorded_claims_summary_and_detail_in_a_browser(live_server,
     require_chromium()
     with headless_chromium() as browser:
         check_admin_pages(browser, live_server, auth0_issuer, settings)
+
+
+def wait_for_page(browser: Any, path: str) -> None:
+    """Wait until the browser has navigated to ``path`` (query string aside) and loaded it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10).until(lambda b: urlsplit(b.current_url).path == path, f"the browser never reached {path}")
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, settings: Any) -> None:
@@ -85,6 +96,7 @@ def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, setting
         response = requests.get(f"{live_server.url}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert response.status_code == 200, response.text
     assert ClaimRecord.objects.count() == 2
+    alice = ClaimRecord.objects.get(subject="auth0|alice")
     get_user_model().objects.create_superuser("admin", "admin@example.test", "correct horse battery")
     SCREENSHOTS.mkdir(exist_ok=True)
 
@@ -92,14 +104,14 @@ def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, setting
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys("correct horse battery")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert browser.current_url.endswith("/admin/auth0_drf/claimrecord/")
+    wait_for_page(browser, "/admin/auth0_drf/claimrecord/")
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 2
     browser.save_screenshot(str(SCREENSHOTS / "claims-list.png"))
 
     # The changelist links to the summary.
     browser.find_element(By.CSS_SELECTOR, "a.auth0-drf-summary-link").click()
-    assert browser.current_url.endswith("/admin/auth0_drf/claimrecord/summary/")
+    wait_for_page(browser, "/admin/auth0_drf/claimrecord/summary/")
     table = {
         row.find_element(By.CSS_SELECTOR, ".claim-name").text: row
         for row in browser.find_elements(By.CSS_SELECTOR, "#auth0-drf-claims-summary tr.auth0-drf-claim")
@@ -114,7 +126,10 @@ def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, setting
 
     # From a claim name to the records carrying it, then to one record's detail page.
     table[STATE].find_element(By.CSS_SELECTOR, ".claim-name a").click()
+    wait_for_page(browser, "/admin/auth0_drf/claimrecord/")
+    assert "q=https%3A%2F%2Fmyapp.example%2Fstate" in browser.current_url
     browser.find_element(By.LINK_TEXT, "auth0|alice").click()
+    wait_for_page(browser, f"/admin/auth0_drf/claimrecord/{alice.pk}/change/")
     pre = browser.find_element(By.CSS_SELECTOR, "pre.auth0-drf-claims")
     shown = pre.text
     assert '"https://myapp.example/state": {\n    "plan": "enterprise"\n  }' in shown
