@@ -102,7 +102,7 @@ class ClaimRecorder:
         try:
             self._record(claims, user)
         except Exception as exc:  # noqa: BLE001  (a broken record must never fail the request)
-            self._log_failure("record", exc)
+            self._log_failure("record the claims of a verified token", exc)
 
     def _record(self, claims: Claims, user: Any) -> None:
         key = (claims.iss, claims.sub, claims.client_id or "")
@@ -190,7 +190,7 @@ class ClaimRecorder:
         try:
             prune(now=self.clock())
         except Exception as exc:  # noqa: BLE001
-            self._log_failure("prune", exc)
+            self._log_failure("prune recorded claims", exc)
 
     def _log_failure(self, action: str, exc: Exception) -> None:
         # Only the exception's class and message: the database's message names the table and
@@ -202,7 +202,7 @@ class ClaimRecorder:
                 self._last_warning = now
         logger.log(
             logging.WARNING if loud else logging.DEBUG,
-            "auth0_drf: could not %s recorded claims (the request goes on): %s: %s",
+            "auth0_drf: could not %s (the request goes on): %s: %s",
             action,
             type(exc).__name__,
             exc,

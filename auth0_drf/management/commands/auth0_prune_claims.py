@@ -27,4 +27,4 @@ class Command(BaseCommand):
         if max_age < 0 or max_rows < 0:
             raise CommandError("--max-age and --max-rows must be at least 0.")
         deleted = prune(max_age=max_age, max_rows=max_rows, using=options["database"])
-        self.stdout.write(f"Deleted {deleted} recorded claim row(s); kept at most {max_rows}, none older than {max_age:g} s.")
+        self.stdout.write(f"Deleted {deleted} recorded claim row(s); kept at most {max_rows}, none older than {max_age:.0f} seconds.")
