@@ -31,7 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .claims import Claims
-from .conf import auth0_settings
+from .conf import as_tuple, auth0_settings
 from .models import ClaimRecord
 
 logger = logging.getLogger("auth0_drf")
@@ -42,7 +42,8 @@ REDACTED = "[redacted]"
 
 def redact(claims: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, Any]:
     """Return ``claims`` with the value of every claim named in ``names`` (default ``REDACTED_CLAIMS``) replaced."""
-    redacted = set(auth0_settings.REDACTED_CLAIMS if names is None else names)
+    # as_tuple: a single name given as a string still redacts that claim (and a check flags it).
+    redacted = set(as_tuple(auth0_settings.REDACTED_CLAIMS if names is None else names))
     return {name: (REDACTED if name in redacted else value) for name, value in claims.items()}
 
 

@@ -144,6 +144,17 @@ def test_redacted_claims_keep_their_name_but_never_their_value(auth0_issuer, cli
     assert "AB-123456-Z" not in row_text(record)
 
 
+def test_a_single_redacted_name_given_as_a_string_is_still_redacted_and_flagged(auth0_issuer, client_for, settings):
+    from auth0_drf.checks import check_settings
+
+    settings.AUTH0_DRF = auth0_issuer.settings(REDACTED_CLAIMS=SECRET)
+    assert [(e.id, e.msg) for e in check_settings()] == [
+        ("auth0_drf.E007", "AUTH0_DRF['REDACTED_CLAIMS'] must be a list of claim names.")
+    ]
+    assert client_for(auth0_issuer.token(claims={SECRET: "AB-123456-Z"})).get("/api/private").status_code == 200
+    assert ClaimRecord.objects.get().claims == {SECRET: REDACTED}
+
+
 # --- the write throttle --------------------------------------------------------------------
 
 
