@@ -9,8 +9,9 @@ deleted, so no cron job is needed (``manage.py auth0_prune_claims`` does the sam
 
 Recording never fails a request: database errors are logged (logger ``auth0_drf``) and the
 write runs in its own savepoint, so a failed write cannot break the request's transaction
-(``ATOMIC_REQUESTS``). The token and its signature are never stored; claims named in
-``REDACTED_CLAIMS`` are stored with their value replaced by ``REDACTED``.
+(``ATOMIC_REQUESTS``); the write then commits or rolls back with the request, and one that
+rolled back is redone after ``RECORD_INTERVAL``. The token and its signature are never
+stored; claims named in ``REDACTED_CLAIMS`` are stored with their value replaced by ``REDACTED``.
 """
 
 from __future__ import annotations
