@@ -136,7 +136,6 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
         "first_seen", "last_seen", "times_seen",
     )
     readonly_fields = fields
-    list_select_related = ()
     ordering = ("-last_seen",)
 
     @admin.display(description=_("claim names"))
