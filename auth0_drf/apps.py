@@ -1,4 +1,4 @@
-"""The auth0_drf Django app: registers system checks and cache-invalidating signals."""
+"""The auth0_drf Django app: registers system checks, cache-invalidating signals and the user admin inline."""
 
 from __future__ import annotations
 
@@ -14,3 +14,12 @@ class Auth0DrfConfig(AppConfig):
 
     def ready(self) -> None:
         from . import backends, checks  # noqa: F401  (registers checks and signal receivers)
+
+        from django.apps import apps
+
+        if apps.is_installed("django.contrib.admin"):
+            # Again here, after the admin's autodiscovery (when it is listed before us, as
+            # startproject does), so that a project's own user admin gets the inline too.
+            from .admin import attach_user_inline
+
+            attach_user_inline()

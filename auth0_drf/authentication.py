@@ -25,6 +25,7 @@ from .exceptions import (
     TokenError,
     header_safe,
 )
+from .recorder import claim_recorder
 from .tokens import get_verifier, verified_context
 
 logger = logging.getLogger("auth0_drf")
@@ -115,7 +116,8 @@ class Auth0Authentication(BaseAuthentication):
         return get_backend().get_user(claims, request)
 
     def token_verified(self, claims: Claims, user: Any, request: Request) -> None:
-        """Run after a token was accepted: records its custom claims for the admin."""
+        """Run after a token was accepted: records its custom claims for the admin (never raises)."""
+        claim_recorder.record(claims, user)
 
     def reject(self, request: Request, error: TokenError) -> AuthenticationFailed:
         """Log the rejection, remember it for the challenge header, and return the DRF error."""

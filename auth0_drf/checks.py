@@ -91,6 +91,13 @@ def _check_values() -> list[Error]:
         errors.append(
             Error(f"{_setting('SCOPE_CLAIMS')} must be a list drawn from 'scope', 'permissions' and 'scp'.", id="auth0_drf.E007")
         )
+    for name in ("STANDARD_CLAIMS", "REDACTED_CLAIMS"):
+        # A bare string would be read character by character: nothing would be redacted.
+        value = getattr(auth0_settings, name)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
+            errors.append(
+                Error(f"{_setting(name)} must be a list of claim names.", hint=f"For example {_setting(name)} = ['https://myapp.example/secret'].", id="auth0_drf.E007")
+            )
     return errors
 
 
