@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import time
 from io import StringIO
 
@@ -49,7 +50,7 @@ def test_a_good_token_is_decoded_verified_and_accepted(auth0_issuer):
     assert '  sub: "auth0|alice"' in output
     assert '  scope: "read:messages"' in output
     assert "(expires in 5 min)" in output
-    assert "(issued 0 s ago)" in output
+    assert re.search(r"\(issued \d s ago\)", output)  # a second may tick while the test runs
     assert f'Signature: valid (key "{auth0_issuer.signing_key.kid}")' in output
     assert output.rstrip().endswith("Verdict: this API would accept the token.")
 
