@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 
 
@@ -14,3 +16,7 @@ class Auth0DrfConfig(AppConfig):
 
     def ready(self) -> None:
         from . import backends, checks  # noqa: F401  (registers checks and signal receivers)
+
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            # An optional dependency: describe our scheme and scopes in generated OpenAPI schemas.
+            from . import openapi  # noqa: F401
