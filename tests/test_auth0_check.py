@@ -38,7 +38,7 @@ def test_reports_issuer_uri_reachability_and_each_key(auth0_issuer):
     assert f"kid={rsa.kid}  kty=RSA  alg=RS256  size=2048 bits  use=sig  -> accepted (RS256)" in output
     # The settings accept RS256 only: tokens signed by the EC key would be refused.
     assert "kid=ec-key  kty=EC  alg=ES256  curve=P-256  use=sig  -> NOT accepted: it verifies ES256, but ALGORITHMS is ['RS256']" in output
-    assert output.rstrip().endswith("OK: every issuer's keys were fetched and would verify tokens.")
+    assert output.rstrip().endswith("OK: every issuer's keys are available and would verify tokens.")
     assert auth0_issuer.jwks_hits() == 1
 
 
@@ -117,3 +117,16 @@ def test_no_issuer_configured(settings):
     settings.AUTH0_DRF = {"AUDIENCE": "x"}
     _, error = run_failing()
     assert error == "No issuer is configured: set AUTH0_DRF['DOMAIN'] (or ISSUER, or ISSUERS)."
+
+
+def test_development_issuer_keys_are_reported_without_fetching(settings, tmp_path):
+    settings.DEBUG = True
+    settings.AUTH0_DRF = {
+        "ISSUER": "http://127.0.0.1:8000/",
+        "AUDIENCE": "https://auth0-drf-demo/api",
+        "DEV_ISSUER": True,
+        "DEV_ISSUER_KEY_FILE": str(tmp_path / "dev.pem"),
+    }
+    output = run()
+    assert "JWKS: the local development issuer's key, installed in-process (nothing fetched)" in output
+    assert "kty=RSA  alg=RS256  size=2048 bits  use=sig  -> accepted (RS256)" in output

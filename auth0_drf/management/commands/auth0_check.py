@@ -76,7 +76,7 @@ class Command(BaseCommand):
                 failures.append(f"{config.issuer}: {problem}")
         if failures:
             raise CommandError("auth0_check failed.\n" + "\n".join(failures))
-        self.stdout.write(self.style.SUCCESS("OK: every issuer's keys were fetched and would verify tokens."))
+        self.stdout.write(self.style.SUCCESS("OK: every issuer's keys are available and would verify tokens."))
 
     def check_issuer(self, config: IssuerConfig, algorithms: list[str]) -> str | None:
         """Report one issuer; return the reason it fails, or None."""
