@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils import timezone
@@ -194,9 +194,9 @@ class _Checker:
             self.diagnosis.signature = "not checked: no usable key"
         # The claims are checked against the trusted issuer, or the first configured one when
         # the token's is not trusted, so an audience problem is still found.
-        fallback = next(iter(self.verifier.issuers.values()), None)
-        if config or fallback:
-            self.check_claims(config or fallback)
+        claims_config = config or next(iter(self.verifier.issuers.values()), None)
+        if claims_config is not None:
+            self.check_claims(claims_config)
 
     def add(self, error: Auth0Error, message: str | None = None) -> None:
         self.diagnosis.add(error.code, message or error.message)

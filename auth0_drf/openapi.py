@@ -43,12 +43,12 @@ def scope_alternatives(permission: Any, view: Any, method: str) -> list[Alternat
         if permission.any_of:
             return [frozenset({scope}) for scope in required]
         return [frozenset(required)]
-    if isinstance(permission, drf_permissions.AND):
-        left = scope_alternatives(permission.op1, view, method)
-        right = scope_alternatives(permission.op2, view, method)
+    if isinstance(permission, (drf_permissions.AND, drf_permissions.OR)):
+        left = scope_alternatives(getattr(permission, "op1"), view, method)
+        right = scope_alternatives(getattr(permission, "op2"), view, method)
+        if isinstance(permission, drf_permissions.OR):
+            return _unique(left + right)
         return _unique([a | b for a, b in product(left, right)])
-    if isinstance(permission, drf_permissions.OR):
-        return _unique(scope_alternatives(permission.op1, view, method) + scope_alternatives(permission.op2, view, method))
     return [frozenset()]
 
 

@@ -302,6 +302,7 @@ class Auth0TestMixin:
     auth0_issuer_mode: str = "loopback"
     auth0_audience: str = "https://api.example.test/"
     auth0_settings_overrides: dict[str, Any] = {}
+    _auth0_override: override_settings
 
     @classmethod
     def setUpClass(cls) -> None:

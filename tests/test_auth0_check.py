@@ -70,7 +70,7 @@ def test_issuer_down_fails_with_the_reason(settings):
 
 def test_garbage_instead_of_json_fails(auth0_issuer):
     auth0_issuer.override = lambda path: (200, {"Content-Type": "text/html"}, b"<html>login</html>")
-    output, error = run_failing()
+    _, error = run_failing()
     assert error.endswith(f"the JWKS could not be fetched: {auth0_issuer.jwks_uri} did not answer with JSON")
 
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
+from auth0_drf.authentication import Auth0Authentication
 from auth0_drf.checks import check_rest_framework, check_settings
 
 #: A URLconf with no views (``ROOT_URLCONF=__name__``), so no view uses Auth0Authentication.
@@ -248,9 +249,6 @@ def test_manage_py_check_fails_on_an_error():
 
 def test_manage_py_check_passes_with_the_test_settings():
     call_command("check")
-
-
-from auth0_drf.authentication import Auth0Authentication  # noqa: E402
 
 
 class MyAuthentication(Auth0Authentication):
