@@ -35,6 +35,7 @@ from .exceptions import (
     UnknownKey,
     UnsupportedAlgorithm,
 )
+from .fetch import is_loopback_url
 from .tokens import _ID_TOKEN_CLAIMS, _JWE_MESSAGE, _PROFILE_CLAIMS, TokenVerifier, decode_segment, get_verifier
 
 #: Claims holding NumericDate values, shown as local dates.
@@ -325,7 +326,8 @@ class _Checker:
         if not isinstance(iss, str):
             return text
         host = urlsplit(iss).hostname or ""
-        trusted_hosts = [urlsplit(t).hostname or "" for t in trusted]
+        # A loopback issuer is a local or test issuer, neither a tenant nor a custom domain.
+        trusted_hosts = [urlsplit(t).hostname or "" for t in trusted if not is_loopback_url(t)]
         if any(iss.rstrip("/") == t.rstrip("/") for t in trusted):
             return text + " They differ only by the trailing '/': Auth0's iss ends with '/', so set ISSUER to exactly what the token says (or set DOMAIN and leave ISSUER unset)."
         if host.endswith(".auth0.com") and any(h and not h.endswith(".auth0.com") for h in trusted_hosts):

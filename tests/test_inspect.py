@@ -150,6 +150,17 @@ def test_custom_domain_token_for_an_api_configured_with_the_tenant_domain(auth0_
     )
 
 
+def test_token_from_another_issuer(auth0_issuer):
+    token = auth0_issuer.token(issuer="https://example.eu.auth0.com/")
+    assert problems(token) == [
+        (
+            "invalid_issuer",
+            f'iss is "https://example.eu.auth0.com/"; this API trusts {auth0_issuer.issuer}. The token comes from '
+            "another tenant or identity provider.",
+        )
+    ]
+
+
 def test_issuer_differing_by_the_trailing_slash(auth0_issuer):
     token = auth0_issuer.token(issuer=auth0_issuer.issuer.rstrip("/"))
     (code, message), = problems(token)
