@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from .backends import get_backend
@@ -93,12 +94,15 @@ class Auth0Authentication(BaseAuthentication):
         """Return the token of an ``Authorization: Bearer`` header, or None if there is none.
 
         Raises ``InvalidAuthorizationHeader`` for a bearer header without exactly one
-        well-formed token. Tokens in the query string are refused with a hint, never used.
+        well-formed token. A token in the query string is never used: the request is
+        unauthenticated (401, no error code) with a message that says where the token goes.
         """
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             if "access_token" in request.query_params:
-                raise InvalidAuthorizationHeader(
+                # Not a supported way to send a token (RFC 6750 2.3 is optional and leaks tokens
+                # into logs): the request is unauthenticated, but say why.
+                raise NotAuthenticated(
                     "Access tokens are not accepted in the URL: send 'Authorization: Bearer <access token>'."
                 )
             return None

@@ -249,10 +249,11 @@ class JWKSCache:
                 return self._keys_or_unavailable()
             finally:
                 self.fetch_count += 1
-            if not isinstance(result.data.get("keys"), list):
-                self.last_error = "the JWKS has no 'keys' list"
+            if not isinstance(result.data.get("keys"), list) or (self.keys and not len(parse_jwks(result.data))):
+                # Garbage, or a set with no usable key, never replaces keys that still work.
+                self.last_error = "the JWKS has no usable signing keys"
                 self._fresh_until = now + self.refetch_cooldown
-                logger.warning("auth0_drf: JWKS from %s has no 'keys' list; keeping cached keys", self.jwks_uri)
+                logger.warning("auth0_drf: JWKS from %s has no usable signing keys; keeping cached keys", self.jwks_uri)
                 return self._keys_or_unavailable()
             self.last_error = None
             self._install(result.data, result.max_age)
