@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from django.apps import AppConfig
 
 
@@ -23,3 +25,7 @@ class Auth0DrfConfig(AppConfig):
             from .admin import attach_user_inline
 
             attach_user_inline()
+
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            # An optional dependency: describe our scheme and scopes in generated OpenAPI schemas.
+            from . import openapi  # noqa: F401

@@ -311,6 +311,13 @@ def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) 
     missing = getattr(request, MISSING_SCOPES_ATTRIBUTE, None) if request is not None else None
     if not missing or not isinstance(exc, drf_exceptions.PermissionDenied):
         return
+    from .authentication import log_rejection
+    from .claims import Claims
+    from .tokens import verified_context
+
+    auth = getattr(request, "auth", None)
+    verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
+    log_rejection(InsufficientScopeError.code, verified, missing=" ".join(missing))
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {

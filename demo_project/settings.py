@@ -5,6 +5,7 @@ DATABASE_URL. With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the d
 local development issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
 """
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -76,6 +77,21 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "auth0_drf.exceptions.exception_handler",
 }
+
+# OpenAPI, when drf-spectacular is installed (optional): /api/schema/ and Swagger UI at /api/docs/,
+# showing the bearer scheme and each operation's scopes (auth0_drf.openapi).
+OPENAPI = importlib.util.find_spec("drf_spectacular") is not None
+if OPENAPI:
+    INSTALLED_APPS.append("drf_spectacular")
+    REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+    SPECTACULAR_SETTINGS = {
+        "TITLE": "auth0_drf demo API",
+        "VERSION": "1.0.0",
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "auth0_drf.openapi.describe_scopes",
+        ],
+    }
 
 # --- auth0_drf -------------------------------------------------------------------------------
 AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
