@@ -1,6 +1,6 @@
 """The claims admin in a real browser: Debian's headless Chromium, driven by Selenium, on a live server.
 
-Chromium and its driver come from Debian (``bin/ci-system-deps`` installs ``chromium`` and
+Chromium and its driver come from Debian (``bin/system-deps`` installs ``chromium`` and
 ``chromium-driver``); nothing is downloaded: the driver path is given explicitly, so Selenium
 Manager never runs. Without them the test fails (CI installs them), it does not skip.
 Screenshots go to ``screenshots/`` (git-ignored).
@@ -38,7 +38,7 @@ def require_chromium() -> None:
     if missing:
         pytest.fail(
             f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver packages "
-            "(run `bash bin/ci-system-deps` as root). This test does not skip, so CI cannot pass without a browser.",
+            "(run `bash bin/system-deps` as root). This test does not skip, so CI cannot pass without a browser.",
             pytrace=False,
         )
 
