@@ -20,6 +20,7 @@ from .backends import get_backend
 from .claims import Claims
 from .conf import auth0_settings
 from .exceptions import (
+    FAILED_RULES_ATTRIBUTE,
     SCHEME_ATTRIBUTE,
     AuthenticationFailed,
     ClaimRuleDenied,
@@ -154,6 +155,7 @@ class Auth0Authentication(BaseAuthentication):
         try:
             check_claim_rules(claims)
         except ClaimRuleFailed as exc:
+            setattr(request, FAILED_RULES_ATTRIBUTE, [exc.rule])  # for the 403's challenge
             raise ClaimRuleDenied(exc) from None
 
     def get_user(self, claims: Claims, request: Request) -> Any:
