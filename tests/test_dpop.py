@@ -406,3 +406,16 @@ def test_our_thumbprint_agrees_with_the_test_keys(proof_keys):
 )
 def test_htu_normalisation(a, b, same):
     assert (normalize_htu(a) == normalize_htu(b)) is same
+
+
+def test_dpop_settings_are_checked(settings):
+    from auth0_drf.checks import check_settings
+
+    base = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "DPOP": "allowed"}
+    settings.AUTH0_DRF = {**base, "DPOP_REPLAY_CACHE": "default"}
+    assert check_settings() == []
+    settings.AUTH0_DRF = {**base, "DPOP_REPLAY_CACHE": "redis", "DPOP_ALGORITHMS": ["HS256"]}
+    assert [(e.id, e.msg) for e in check_settings()] == [
+        ("auth0_drf.E012", "AUTH0_DRF['DPOP_REPLAY_CACHE'] names the cache 'redis', which is not in CACHES."),
+        ("auth0_drf.E013", "AUTH0_DRF['DPOP_ALGORITHMS'] must be a non-empty list of asymmetric algorithms."),
+    ]

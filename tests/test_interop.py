@@ -443,3 +443,29 @@ def test_a_cached_token_is_rechecked_once_the_keys_are_due(settings, issuer_a, c
     clock.now += 121
     issuer_a.rotate(keep_old=False)  # the key that signed the token is revoked
     assert_code(get(client_for, token), "unknown_key")
+
+
+# --- system checks ------------------------------------------------------------------------
+
+
+def check_ids(settings_dict: dict[str, Any], settings: Any) -> list[tuple[str, str]]:
+    from auth0_drf.checks import check_settings
+
+    settings.AUTH0_DRF = settings_dict
+    return [(e.id, e.msg) for e in check_settings()]
+
+
+def test_issuers_entries_are_checked(settings):
+    base = {"AUDIENCE": "https://api.example.test/"}
+    assert check_ids({**base, "ISSUERS": [{"DOMAIN": "login.example.com"}]}, settings) == []
+    assert check_ids({**base, "ISSUERS": [{"AUDIENCE": "x"}, "https://x/"]}, settings) == [
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][0] must be a dict with an 'ISSUER' or a 'DOMAIN'."),
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][1] must be a dict with an 'ISSUER' or a 'DOMAIN'."),
+    ]
+    assert check_ids({**base, "ISSUERS": [{"DOMAIN": "a.example", "AUDIENCES": ["x"]}]}, settings) == [
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][0] has keys auth0_drf does not know: AUDIENCES."),
+    ]
+    assert check_ids({**base, "ISSUERS": [{"ISSUER": "http://login.example.com/"}]}, settings) == [
+        ("auth0_drf.E005", "AUTH0_DRF['ISSUER'] 'http://login.example.com/' is not an https:// URL."),
+        ("auth0_drf.E005", "AUTH0_DRF['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' is not an https:// URL."),
+    ]

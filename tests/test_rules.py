@@ -252,3 +252,15 @@ def test_global_rules_run_on_every_request_even_for_a_cached_token(settings, aut
 def test_entries_that_are_not_rules_are_refused(entry):
     with pytest.raises((ImproperlyConfigured, ImportError)):
         load_rule(entry)
+
+
+def test_claim_rules_setting_is_checked(settings):
+    from auth0_drf.checks import check_settings
+
+    settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": [TenantIsAcme, "tests.test_rules.TenantIsAcme"]}
+    assert check_settings() == []
+    settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": ["no.such.Rule", IsAuthenticated]}
+    errors = check_settings()
+    assert [e.id for e in errors] == ["auth0_drf.E011", "auth0_drf.E011"]
+    assert errors[0].msg.startswith("AUTH0_DRF['CLAIM_RULES'][0] is not a usable claim rule (")
+    assert errors[1].msg.startswith("AUTH0_DRF['CLAIM_RULES'][1] is not a usable claim rule (ImproperlyConfigured")
