@@ -147,6 +147,10 @@ class Auth0Authentication(BaseAuthentication):
             if auth0_settings.DPOP == "off":
                 raise DPoPBindingError("This access token is bound to a DPoP key, and this API does not accept DPoP.")
             raise DPoPBindingError()
+        elif isinstance(cnf, dict) and cnf:
+            # Bound some other way (an mTLS certificate, RFC 8705) that we cannot check: refuse
+            # rather than accept it as a bearer token.
+            raise DPoPBindingError("This access token is bound to a client certificate or key this API cannot check.")
         elif auth0_settings.DPOP == "required":
             raise DPoPRequired()
 
