@@ -425,3 +425,29 @@ def test_dpop_settings_are_checked(settings):
         ("auth0_drf.E012", "AUTH0_DRF['DPOP_REPLAY_CACHE'] names the cache 'redis', which is not in CACHES."),
         ("auth0_drf.E013", "AUTH0_DRF['DPOP_ALGORITHMS'] must be a non-empty list of asymmetric algorithms."),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proof_replayed_concurrently_is_accepted_once(settings, auth0_issuer, proof_key):
+    import threading
+
+    from django.db import connection
+
+    settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed")
+    token = bound_token(auth0_issuer, proof_key)
+    assert send(token, dpop_proof(proof_key, url=URL, token=token)).status_code == 200  # user created
+    proof = dpop_proof(proof_key, url=URL, token=token)
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def hit() -> None:
+        barrier.wait()
+        statuses.append(send(token, proof).status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [401] * 7
