@@ -23,7 +23,9 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 @pytest.fixture(scope="module")
 def keys() -> dict[str, LocalKey]:
     """One key per algorithm for the module: key generation is the slow part."""
-    return {alg: LocalKey.generate(alg) for alg in ("RS256", "PS256", "ES256", "EdDSA")}
+    keys = {alg: LocalKey.generate(alg) for alg in ("RS256", "PS256", "ES256", "EdDSA")}
+    keys["RS256-b"] = LocalKey.generate("RS256")
+    return keys
 
 
 @pytest.fixture
@@ -33,8 +35,8 @@ def issuer_a(keys: dict[str, LocalKey]) -> Iterator[LocalIssuer]:
 
 
 @pytest.fixture
-def issuer_b() -> Iterator[LocalIssuer]:
-    with LocalIssuer(audience="https://b.api.test/", keys=[LocalKey.generate("RS256")]) as issuer:
+def issuer_b(keys: dict[str, LocalKey]) -> Iterator[LocalIssuer]:
+    with LocalIssuer(audience="https://b.api.test/", keys=[keys["RS256-b"]]) as issuer:
         yield issuer
 
 
@@ -241,25 +243,10 @@ def test_the_discovery_document_is_cached_for_jwks_max_ttl(settings, issuer_a, c
 # --- token profiles -----------------------------------------------------------------------
 
 
-def rfc9068_token(issuer: LocalIssuer, *, typ: str | None = "at+jwt", drop: tuple[str, ...] = (), **kwargs: Any) -> str:
-    headers = {"typ": typ}
+def rfc9068_token(issuer: LocalIssuer, *, typ: str = "at+jwt", drop: tuple[str, ...] = (), **kwargs: Any) -> str:
+    """Return a token in Auth0's RFC 9068 profile: typ at+jwt, client_id and jti, no azp."""
     claims = {"client_id": "s6BhdRkqt3", "jti": "dbe39bf3a3ba4238a513f51d6e1691c4", **kwargs.pop("claims", {})}
-    token_drop = ("azp", *drop)
-    if typ is None:
-        return _without_typ(issuer, claims=claims, drop=token_drop, **kwargs)
-    return issuer.token(headers=headers, claims=claims, drop=token_drop, **kwargs)
-
-
-def _without_typ(issuer: LocalIssuer, **kwargs: Any) -> str:
-    import jwt
-
-    payload = issuer.claims(claims=kwargs.get("claims"))
-    for name in kwargs.get("drop", ()):
-        payload.pop(name, None)
-    key = issuer.signing_key
-    token = jwt.encode(payload, key.private_key, algorithm=key.alg, headers={"kid": key.kid})
-    assert "typ" not in jwt.get_unverified_header(token) or jwt.get_unverified_header(token)["typ"] == "JWT"
-    return token
+    return issuer.token(headers={"typ": typ}, claims=claims, drop=("azp", *drop), **kwargs)
 
 
 def test_default_profile_accepted(auth0_issuer, client_for):
