@@ -347,7 +347,7 @@ def rule_failure_body(rules: list[str]) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
-    """DRF's exception handler, plus the ``insufficient_scope`` challenge on scope 403s.
+    """DRF's exception handler, plus the ``insufficient_scope`` challenge on scope and claim-rule 403s.
 
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "auth0_drf.exceptions.exception_handler"``. With
     a handler of your own, call ``add_scope_challenge(response, exc, context)`` from it.
@@ -364,7 +364,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
 
 
 def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) -> None:
-    """Turn a 403 caused by missing scopes into RFC 6750's ``insufficient_scope`` response."""
+    """Turn a 403 caused by missing scopes (or failed claim rules) into RFC 6750's ``insufficient_scope`` response."""
     from .conf import auth0_settings
 
     request = context.get("request")
