@@ -12,6 +12,10 @@ E006       ``ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsupport
 E007       a setting with a value of the wrong type or outside its choices
 E008       an unknown key in ``AUTH0_DRF`` (a typo would otherwise be silently ignored)
 E010       ``DEV_ISSUER`` enabled with ``DEBUG`` off
+E011       a ``CLAIM_RULES`` entry that is not a claim rule (or cannot be imported)
+E012       ``DPOP_REPLAY_CACHE`` names a cache alias that is not in ``CACHES``
+E013       ``DPOP_ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsupported algorithm
+E014       an ``ISSUERS`` entry that is not a dict with ``ISSUER`` or ``DOMAIN``, or has unknown keys
 W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHENTICATION_CLASSES``
 W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
 W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
@@ -69,8 +73,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         )
     errors += _check_values()
-    errors += _check_issuers()
+    entry_errors = _check_issuer_entries()
+    errors += entry_errors or _check_issuers()
     errors += _check_algorithms()
+    errors += _check_claim_rules()
+    errors += _check_dpop()
     if auth0_settings.DEV_ISSUER and not settings.DEBUG:
         errors.append(
             Error(
@@ -211,6 +218,80 @@ def _check_algorithms() -> list[Error]:
             )
         ]
     return []
+
+
+_ISSUER_KEYS = frozenset({"ISSUER", "DOMAIN", "AUDIENCE", "JWKS_URI", "DISCOVERY"})
+
+
+def _check_issuer_entries() -> list[Error]:
+    entries = auth0_settings.ISSUERS
+    if not isinstance(entries, (list, tuple)):
+        return [Error(f"{_setting('ISSUERS')} must be a list of dicts.", id="auth0_drf.E014")]
+    errors = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not (entry.get("ISSUER") or entry.get("DOMAIN")):
+            errors.append(
+                Error(
+                    f"{_setting('ISSUERS')}[{index}] must be a dict with an 'ISSUER' or a 'DOMAIN'.",
+                    hint="For example {'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}.",
+                    id="auth0_drf.E014",
+                )
+            )
+        elif set(entry) - _ISSUER_KEYS:
+            unknown = ", ".join(sorted(map(str, set(entry) - _ISSUER_KEYS)))
+            errors.append(
+                Error(
+                    f"{_setting('ISSUERS')}[{index}] has keys auth0_drf does not know: {unknown}.",
+                    hint=f"Use only {', '.join(sorted(_ISSUER_KEYS))}.",
+                    id="auth0_drf.E014",
+                )
+            )
+    return errors
+
+
+def _check_claim_rules() -> list[Error]:
+    from .rules import load_rule
+
+    rules = auth0_settings.CLAIM_RULES
+    if isinstance(rules, str) or not isinstance(rules, (list, tuple)):
+        return [Error(f"{_setting('CLAIM_RULES')} must be a list of claim rules.", id="auth0_drf.E011")]
+    errors = []
+    for index, entry in enumerate(rules):
+        try:
+            load_rule(entry)
+        except Exception as exc:  # an import error or ImproperlyConfigured: report, never crash startup
+            errors.append(
+                Error(
+                    f"{_setting('CLAIM_RULES')}[{index}] is not a usable claim rule ({type(exc).__name__}: {exc}).",
+                    hint="Use rules from auth0_drf.rules, e.g. ClaimEquals('https://myapp.example/tenant', 'acme'), "
+                    "or dotted paths to them.",
+                    id="auth0_drf.E011",
+                )
+            )
+    return errors
+
+
+def _check_dpop() -> list[Error]:
+    errors = []
+    alias = auth0_settings.DPOP_REPLAY_CACHE
+    if alias is not None and alias not in getattr(settings, "CACHES", {"default": {}}):
+        errors.append(
+            Error(
+                f"{_setting('DPOP_REPLAY_CACHE')} names the cache {alias!r}, which is not in CACHES.",
+                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), or None for an in-process cache.",
+                id="auth0_drf.E012",
+            )
+        )
+    algorithms = auth0_settings.DPOP_ALGORITHMS
+    if isinstance(algorithms, str) or not algorithms or any(alg not in SUPPORTED_ALGORITHMS for alg in algorithms):
+        errors.append(
+            Error(
+                f"{_setting('DPOP_ALGORITHMS')} must be a non-empty list of asymmetric algorithms.",
+                hint=f"Choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}; 'none' and HS* are never accepted.",
+                id="auth0_drf.E013",
+            )
+        )
+    return errors
 
 
 @register("auth0_drf")

@@ -1,7 +1,7 @@
 """Settings of the demo project, read from the environment with django-environ.
 
 Public interface (keep these names): AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH0_ISSUER, AUTH0_JWKS_URI,
-DATABASE_URL. With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
+DATABASE_URL; optional: AUTH0_ALGORITHMS, AUTH0_DPOP ("off", "allowed" or "required"). With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
 local development issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
 """
 
@@ -109,6 +109,7 @@ AUTH0_DRF = {
     "AUDIENCE": _audiences[0] if len(_audiences) == 1 else _audiences,
     "JWKS_URI": env("AUTH0_JWKS_URI", default="") or None,
     "ALGORITHMS": env.list("AUTH0_ALGORITHMS", default=["RS256"]),
+    "DPOP": env("AUTH0_DPOP", default="off"),
     "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
     "DEV_ISSUER": DEV_ISSUER,
     "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",
