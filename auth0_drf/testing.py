@@ -120,6 +120,8 @@ class LocalIssuer(LoopbackServer):
         self.keys: list[LocalKey] = list(keys) if keys is not None else [LocalKey.generate(alg)]
         self.signing_key = self.keys[0]
         self.jwks_headers: dict[str, str] = {}
+        #: Raw JWKs published after the keys (tests use them for keys the verifier must ignore).
+        self.extra_jwks: list[dict[str, Any]] = []
         self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), **self.jwks_headers)
         self.routes["/.well-known/openid-configuration"] = lambda: json_response(
             {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
@@ -135,7 +137,9 @@ class LocalIssuer(LoopbackServer):
 
     def jwks(self) -> dict[str, Any]:
         """Return the JWKS currently published."""
-        return jwks_document(self.keys)
+        document = jwks_document(self.keys)
+        document["keys"].extend(self.extra_jwks)
+        return document
 
     def jwks_hits(self) -> int:
         """Return how many times the JWKS was fetched."""
