@@ -107,7 +107,12 @@ def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> d
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float: no usable time, and not a crash
+        return False
 
 
 def _string_list(value: Any) -> bool:
