@@ -80,20 +80,50 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
+#: Deeper JSON is refused: claims nest a few levels, while hundreds of levels can exhaust the
+#: stack later, when an application renders or stores the claims.
+MAX_JSON_DEPTH = 64
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _check_json(text: str, value: Any) -> None:
+    # Cheap counts first: ordinary tokens never reach the full walks below.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value, MAX_JSON_DEPTH):
+        raise ValueError("JSON nested too deeply")
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        # A lone surrogate escape decodes to a str that cannot be encoded again (RFC 7493 2.1):
+        # databases, loggers and JSON renderers would all fail on it later.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("lone surrogate in a JSON string") from None
 
 
 def decode_segment(segment: str, what: str) -> dict[str, Any]:
     """Decode one base64url JSON segment into a dict, strictly.
 
     Rejected: characters outside base64url, impossible lengths, bytes that are not UTF-8,
-    duplicate member names, ``NaN``/``Infinity``, nesting deep enough to exhaust the stack,
-    and anything but a JSON object.
+    duplicate member names, ``NaN``/``Infinity``, nesting deeper than ``MAX_JSON_DEPTH``,
+    lone surrogate escapes (``"\\ud800"``), and anything but a JSON object.
     """
     if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
         raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). " + _AUDIENCE_HINT)
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = _decoder.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        value = _decoder.decode(text)
+        _check_json(text, value)
     except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise NotAJWT(f"The access token's {what} is not valid JSON; it is not a JWT.") from None
     if not isinstance(value, dict):

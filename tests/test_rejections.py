@@ -260,6 +260,12 @@ def test_moderate_nesting_a_client_might_use_is_accepted(attacker, forge):
     assert attacker.send(f"Bearer {token}", path="/api/claims").status_code == 200
 
 
+def test_escaped_surrogate_pairs_are_ordinary_characters(attacker, forge):
+    payload = json.dumps(forge.payload(note="X")).replace('"note": "X"', '"note": "\\ud83d\\ude00"')
+    response = attacker.send(f"Bearer {forge.signed(payload=payload)}", path="/api/claims")
+    assert response.status_code == 200 and response.json()["claims"]["note"] == "\U0001f600"
+
+
 # --- algorithms (RFC 8725 sections 2.1, 3.1, 3.2) --------------------------------------------
 
 NONE_SPELLINGS = ["none", "None", "NONE", "nOnE", "none ", " none", "none\u0000", "", "null", "nonE"]
