@@ -273,8 +273,8 @@ class TokenVerifier:
         cty = header.get("cty")
         if cty is not None and (not isinstance(cty, str) or cty.lower() in ("jwt", "application/jwt")):
             raise InvalidHeader("Nested JWTs are not accepted as access tokens.")
-        typ = header.get("typ")
-        if typ is not None:
+        if "typ" in header:  # present, even as null: it must then be a string naming an access token
+            typ = header["typ"]
             if not isinstance(typ, str):
                 raise WrongTokenType()
             kind = typ.lower().removeprefix("application/")
@@ -282,11 +282,10 @@ class TokenVerifier:
                 raise WrongTokenType()
         elif self.profile == "rfc9068":
             raise WrongTokenType("RFC 9068 access tokens must have typ 'at+jwt'.")
-        kid = header.get("kid")
-        if kid is None:
+        if "kid" not in header:
             if self.require_kid:
                 raise UnknownKey("The access token's header has no kid.")
-        elif not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+        elif not isinstance(kid := header["kid"], str) or not kid or len(kid) > MAX_KID_LENGTH:
             raise InvalidHeader("The access token's kid is not a valid key id.")
         return alg
 
