@@ -245,6 +245,10 @@ class TokenVerifier:
         if not _B64URL.fullmatch(signature_segment) or len(signature_segment) % 4 == 1:
             raise InvalidSignature()
         signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
+        if base64.urlsafe_b64encode(signature).rstrip(b"=") != signature_segment.encode():
+            # Unused low bits set in the last character decode to the same bytes: refuse such
+            # variants, so that only the exact text the issuer produced is ever accepted.
+            raise InvalidSignature()
         signing_input = token[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
             raise InvalidSignature()
