@@ -88,6 +88,9 @@ class Auth0Authentication(BaseAuthentication):
             raise InvalidAuthorizationHeader("The Authorization header has no token after 'Bearer'.")
         if not _B64TOKEN.fullmatch(token):
             raise InvalidAuthorizationHeader()
+        if "access_token" in request.query_params:
+            # RFC 6750 section 3.1: more than one method of sending the token is invalid_request.
+            raise InvalidAuthorizationHeader("Send the access token once, in the Authorization header only.")
         return token
 
     def verify_token(self, raw_token: str) -> Claims:
@@ -97,13 +100,15 @@ class Auth0Authentication(BaseAuthentication):
     def check_token(self, claims: Claims, request: Request) -> None:
         """Apply checks that depend on how the token was sent, or on the application.
 
-        A sender-constrained (DPoP) token presented as a plain bearer token is refused, since
-        anyone who stole it could otherwise use it (RFC 9449 section 7.1).
+        A sender-constrained token (any ``cnf`` claim: DPoP, mTLS...) presented as a plain bearer
+        token is refused, since anyone who stole it could otherwise use it (RFC 9449 section 7.1).
         """
-        cnf = claims.get("cnf")
-        if isinstance(cnf, dict) and "jkt" in cnf:
+        # Any confirmation claim (DPoP's jkt, mTLS's x5t#S256, a jwk...) binds the token to a key
+        # whose possession a bearer request cannot prove (RFC 7800, RFC 8705, RFC 9449).
+        if "cnf" in claims:
             raise TokenError(
-                "This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
+                "This access token is bound to a key: send it with its proof of possession "
+                "(for DPoP: 'Authorization: DPoP <token>' with a DPoP proof), not as a bearer token."
             )
 
     def get_user(self, claims: Claims, request: Request) -> Any:
