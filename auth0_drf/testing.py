@@ -21,16 +21,28 @@ from .issuer import LocalKey, access_token_claims, jwks_document
 Response = tuple[int, Mapping[str, str], bytes]
 
 
+class RawResponse:
+    """A response written by hand: ``writer(wfile)`` sends the status line, headers and body.
+
+    Lets tests stall, trickle, lie about lengths or stop mid-way, as broken servers do.
+    """
+
+    def __init__(self, writer: Callable[[Any], None]) -> None:
+        self.writer = writer
+
+
 class LoopbackServer:
     """A real HTTP server on 127.0.0.1 in a background thread that counts the requests it gets.
 
     ``routes`` maps paths to responses (or callables returning one); ``override``, when set,
-    answers every request instead, so tests can make the server fail, stall or redirect.
+    answers every request instead, so tests can make the server fail, stall or redirect. A
+    ``RawResponse`` writes the bytes itself. ``port`` picks the port (default: any free one);
+    ``ssl_context`` (a server-side ``ssl.SSLContext``) serves HTTPS instead of HTTP.
     """
 
-    def __init__(self) -> None:
-        self.routes: dict[str, Response | Callable[[], Response]] = {}
-        self.override: Callable[[str], Response | None] | None = None
+    def __init__(self, *, port: int = 0, ssl_context: Any = None) -> None:
+        self.routes: dict[str, Response | RawResponse | Callable[[], Response | RawResponse]] = {}
+        self.override: Callable[[str], Response | RawResponse | None] | None = None
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -47,6 +59,12 @@ class LoopbackServer:
                     response = route() if callable(route) else route
                 if response is None:
                     response = (404, {"Content-Type": "text/plain"}, b"not found")
+                if isinstance(response, RawResponse):
+                    try:
+                        response.writer(self.wfile)
+                    except (BrokenPipeError, ConnectionResetError, OSError):
+                        pass
+                    return
                 status, headers, body = response
                 try:
                     self.send_response(status)
@@ -62,14 +80,17 @@ class LoopbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
+        self.tls = ssl_context is not None
+        if ssl_context is not None:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def hits(self, path: str | None = None) -> int:
         """Return how many requests arrived (for ``path`` only, if given)."""
@@ -114,8 +135,10 @@ class LocalIssuer(LoopbackServer):
         audience: str = "https://api.example.test/",
         keys: Iterable[LocalKey] | None = None,
         alg: str = "RS256",
+        port: int = 0,
+        ssl_context: Any = None,
     ) -> None:
-        super().__init__()
+        super().__init__(port=port, ssl_context=ssl_context)
         self.audience = audience
         self.keys: list[LocalKey] = list(keys) if keys is not None else [LocalKey.generate(alg)]
         self.signing_key = self.keys[0]
