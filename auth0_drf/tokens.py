@@ -274,8 +274,7 @@ class TokenVerifier:
             raise InvalidHeader("The access token's header lists critical extensions this API does not support.")
         if "b64" in header or "zip" in header:
             raise InvalidHeader("The access token's header uses an unsupported JWS option (b64 or zip).")
-        cty = header.get("cty")
-        if cty is not None and (not isinstance(cty, str) or cty.lower() in ("jwt", "application/jwt")):
+        if "cty" in header and (not isinstance(cty := header["cty"], str) or cty.lower() in ("jwt", "application/jwt")):
             raise InvalidHeader("Nested JWTs are not accepted as access tokens.")
         if "typ" in header:  # present, even as null: it must then be a string naming an access token
             typ = header["typ"]

@@ -591,6 +591,7 @@ HEADER_PARAMETERS = cases(
     ("cty-jwt", lambda f: f.signed(header=f.header(cty="jwt")), 401, "invalid_header"),
     ("cty-application-jwt", lambda f: f.signed(header=f.header(cty="application/JWT")), 401, "invalid_header"),
     ("cty-number", lambda f: f.signed(header=f.header(cty=1)), 401, "invalid_header"),
+    ("cty-null", lambda f: f.signed(header=f.header(cty=None)), 401, "invalid_header"),
     ("cty-nested-payload", lambda f: f.signed(header=f.header(cty="JWT"), payload=f.issuer.token()), 401, "invalid_header"),
     ("enc-on-jws", lambda f: f.signed(header=f.header(enc="A256GCM")), 401, "not_a_jwt"),
     ("enc-null", lambda f: f.signed(header=f.header(enc=None)), 401, "not_a_jwt"),
