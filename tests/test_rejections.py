@@ -920,3 +920,25 @@ def test_log_injection_through_a_verified_claim_is_neutralised(attacker, forge, 
     assert response.status_code == 401
     rejected = [r.getMessage() for r in caplog.records if "rejected token" in r.getMessage()]
     assert len(rejected) == 1 and "\n" not in rejected[0] and '"' not in rejected[0]
+
+
+# --- several issuers -------------------------------------------------------------------------
+
+
+def test_a_key_of_one_trusted_issuer_never_verifies_another_issuers_tokens(attacker, forge, settings):
+    with LocalIssuer(audience=forge.issuer.audience) as other:
+        settings.AUTH0_DRF = forge.issuer.settings(ISSUERS=[{"ISSUER": other.issuer, "JWKS_URI": other.jwks_uri, "AUDIENCE": other.audience}])
+        # iss names one issuer, the signature (and kid) come from the other: each way round.
+        cross = sign_raw(forge.header(kid=other.signing_key.kid), forge.payload(), other.signing_key)
+        attacker.bearer(cross, code="unknown_key")
+        back = sign_raw(forge.header(), other.claims(), forge.key)
+        attacker.bearer(back, code="unknown_key")
+        without_kid = sign_raw(forge.header(kid=DROP), forge.payload(), other.signing_key)
+        attacker.bearer(without_kid, code="invalid_signature")
+        assert attacker.send(f"Bearer {other.token()}").status_code == 200
+
+
+def test_other_schemes_carrying_a_valid_token_are_not_ours(attacker, forge):
+    token = forge.issuer.token()
+    for scheme in ("MAC", "OAuth", "Bearer-Token", "Negotiate"):  # DPoP: see the DPoP tests
+        attacker.expect(f"{scheme} {token}", code="not_authenticated")
