@@ -493,3 +493,32 @@ def test_cache_control_max_age_is_kept_within_bounds(auth0_issuer, settings, clo
     clock.advance(2)
     assert get(m2m_token(auth0_issuer, claims={"n": 2})).status_code == 200
     assert auth0_issuer.jwks_hits() == 2
+
+
+# --- discovery (DISCOVERY = True) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        lambda issuer: {"issuer": issuer.issuer.rstrip("/"), "jwks_uri": issuer.jwks_uri},
+        lambda issuer: {"issuer": "https://evil.example/", "jwks_uri": issuer.jwks_uri},
+        lambda issuer: {"issuer": issuer.issuer, "jwks_uri": "http://jwks.example/keys"},
+        lambda issuer: {"issuer": issuer.issuer, "jwks_uri": "file:///etc/passwd"},
+        lambda issuer: {"issuer": issuer.issuer, "jwks_uri": ""},
+        lambda issuer: {"issuer": issuer.issuer, "jwks_uri": ["x"]},
+        lambda issuer: {"issuer": issuer.issuer},
+    ],
+    ids=["issuer-without-slash", "other-issuer", "plain-http-elsewhere", "file-url", "empty-uri", "uri-list", "no-uri"],
+)
+def test_untrustworthy_discovery_documents_are_refused(auth0_issuer, settings, document):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True)
+    auth0_issuer.routes["/.well-known/openid-configuration"] = json_response(document(auth0_issuer))
+    assert_unavailable(get(m2m_token(auth0_issuer)))
+    assert auth0_issuer.jwks_hits() == 0
+
+
+def test_discovery_finds_the_keys(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True)
+    assert get(m2m_token(auth0_issuer)).status_code == 200
+    assert auth0_issuer.jwks_hits() == 1
