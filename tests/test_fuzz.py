@@ -7,6 +7,7 @@ statement of what the verifier must accept, written from RFC 7519/8725 and the R
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -151,8 +152,11 @@ def check_rejected_or_ok(response: Any, may_pass: bool) -> None:
 
 def segments(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     header_segment, payload_segment, signature = token.split(".")
-    decode = lambda segment: json.loads(__import__("base64").urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))  # noqa: E731
-    return decode(header_segment), decode(payload_segment), signature
+    return _decode(header_segment), _decode(payload_segment), signature
+
+
+def _decode(segment: str) -> dict[str, Any]:
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
 @pytest.fixture

@@ -8,16 +8,18 @@ go further.
 
 from __future__ import annotations
 
+import base64
+import datetime
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any, Callable
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.contrib.auth import get_user_model
 
@@ -446,7 +448,7 @@ def test_ecdsa_signature_in_der_instead_of_raw_is_refused(attacker, es_forge):
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     head, signature = es_forge.issuer.token().rsplit(".", 1)
-    raw = __import__("base64").urlsafe_b64decode(signature + "==")
+    raw = base64.urlsafe_b64decode(signature + "==")
     der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     attacker.bearer(f"{head}.{b64(der)}", code="invalid_signature")
 
@@ -507,7 +509,7 @@ def test_no_kid_is_refused_when_two_keys_could_fit(attacker, forge):
 
 def _self_signed_certificate(key: LocalKey) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
-    now = __import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -515,7 +517,7 @@ def _self_signed_certificate(key: LocalKey) -> bytes:
         .public_key(key.public_key)
         .serial_number(1)
         .not_valid_before(now)
-        .not_valid_after(now + __import__("datetime").timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key.private_key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.DER)
@@ -532,7 +534,7 @@ def test_embedded_and_remote_keys_are_never_used_or_fetched(attacker, forge, kid
             "jwk": intruder.public_jwk(),
             "jku": bait.url + "/jwks",
             "x5u": bait.url + "/cert",
-            "x5c": [__import__("base64").b64encode(_self_signed_certificate(intruder)).decode()],
+            "x5c": [base64.b64encode(_self_signed_certificate(intruder)).decode()],
         }
         chosen = parameters if parameter == "all" else {parameter: parameters[parameter]}
         kid = {"attacker-kid": intruder.kid, "issuer-kid": forge.key.kid, "no-kid": DROP}[kid_choice]
@@ -842,9 +844,8 @@ SCOPED = "/api/private-scoped"
 )
 def test_near_miss_scopes_are_403_insufficient_scope(attacker, forge, claims):
     token = forge.signed(payload=forge.payload(**claims))
-    params = {}
     response = attacker.bearer(token, status=403, code="insufficient_scope", path=SCOPED)
-    params = dict(__import__("re").findall(r'([a-z_]+)="([^"]*)"', response["WWW-Authenticate"]))
+    params = dict(re.findall(r'([a-z_]+)="([^"]*)"', response["WWW-Authenticate"]))
     assert params["scope"] == "read:messages"
 
 
