@@ -143,3 +143,32 @@ def test_concurrent_hostile_requests_get_clean_rejections_over_real_http(live_se
         assert status == 401
         challenges = [value for name, value in headers if name.lower() == "www-authenticate"]
         assert len(challenges) == 1 and challenges[0].startswith('Bearer realm="api", error="invalid_token"')
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [b"Bearer VALID", b"Bearer VALID"],
+        [b"Bearer VALID", b"Basic YWRtaW46YWRtaW4="],
+        [b"Bearer VALID\xc3\xa9"],
+        [b"Bearer \xff\xfe"],
+        [b"Bearer VALID, Bearer VALID"],
+    ],
+    ids=["twice", "bearer-and-basic", "utf8-suffix", "latin1-bytes", "comma-joined"],
+)
+def test_raw_authorization_headers_over_real_http(live_server, auth0_issuer, headers):
+    # Two Authorization headers reach the WSGI environ joined by a comma: more than one token.
+    token = auth0_issuer.token().encode()
+    parts = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.putrequest("GET", "/api/private")
+    for value in headers:
+        connection.putheader("Authorization", value.replace(b"VALID", token))
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 400, body
+    assert token.decode() not in body.decode("utf-8", "replace")
+    challenges = [value for name, value in response.getheaders() if name.lower() == "www-authenticate"]
+    assert len(challenges) == 1 and 'error="invalid_request"' in challenges[0]
