@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from auth0_drf.issuer import LocalKey
+from auth0_drf.issuer import LocalKey, access_token_claims
 from auth0_drf.jwks import JWKSCache
 from auth0_drf.testing import LocalIssuer, LoopbackServer, RawResponse, json_response
 
@@ -105,6 +105,43 @@ def test_checks_migrations_and_wsgi_start_without_the_issuer(tmp_path):
     script = "from demo_project.wsgi import application; print(type(application).__name__)"
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "WSGIHandler" in result.stdout, result.stderr
+
+
+def test_the_demo_server_starts_and_answers_while_the_issuer_is_unreachable(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "AUTH0_DOMAIN": "tenant.invalid",
+        "AUTH0_AUDIENCE": "https://api.example.test/",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "x" * 64,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'offline.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "demo_project.settings",
+        "AUTH0_DRF_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        import requests
+
+        public = None
+        for _ in range(200):
+            try:
+                public = requests.get(f"http://127.0.0.1:{port}/api/public", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        assert public is not None and public.status_code == 200
+        # A token for the unreachable tenant: the keys cannot be fetched, so 503, not 500.
+        token = LocalKey.generate().sign(access_token_claims(issuer="https://tenant.invalid/", audience="https://api.example.test/"))
+        private = requests.get(f"http://127.0.0.1:{port}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert private.status_code == 503 and private.json()["code"] == "jwks_unavailable"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.mark.django_db
