@@ -251,7 +251,11 @@ class TokenVerifier:
             raise InvalidSignature()
         signing_input = token[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
-            raise InvalidSignature()
+            # The issuer may have re-keyed under the same kid: verify once more only if a
+            # (rate-limited) refetch publishes different material for it.
+            key = jwks.get_changed_key(header.get("kid"), alg, key)
+            if key is None or not self.algorithms[alg].verify(signing_input, key.key, signature):
+                raise InvalidSignature()
         try:
             self.check_claims(payload, header, config)
         except ClaimError as exc:

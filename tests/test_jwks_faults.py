@@ -445,20 +445,35 @@ def test_removed_key_is_rejected_after_the_refresh_and_its_cached_tokens_too(aut
 
 
 def test_same_kid_with_new_key_material(auth0_issuer, settings, clock):
-    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=60, JWKS_MIN_TTL=60, JWKS_REFETCH_COOLDOWN=10)
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=600, JWKS_REFETCH_COOLDOWN=10)
     old_token = m2m_token(auth0_issuer)
     assert get(old_token).status_code == 200
     replacement = LocalKey(LocalKey.generate().private_key, kid=auth0_issuer.signing_key.kid)
     auth0_issuer.keys = [replacement]
     auth0_issuer.signing_key = replacement
     new_token = m2m_token(auth0_issuer)
-    # Until the refresh, the cached material says the new signature is wrong; a bad signature
-    # never triggers a fetch (an attacker could otherwise make us fetch at will).
+    # Within the cooldown of the last fetch, a failed signature may not cause another fetch.
     assert_rejected(get(new_token), code="invalid_signature")
     assert auth0_issuer.jwks_hits() == 1
-    clock.advance(61)
-    assert get(new_token).status_code == 200
+    clock.advance(11)
+    assert get(new_token).status_code == 200  # one refetch found the new material for this kid
+    assert auth0_issuer.jwks_hits() == 2
+    clock.advance(11)
     assert_rejected(get(old_token), code="invalid_signature")  # the verified-token cache was emptied
+    assert auth0_issuer.jwks_hits() == 3  # the refetch found nothing new: rejected all the same
+
+
+def test_bad_signature_flood_fetches_at_most_once_per_cooldown(auth0_issuer, settings, clock):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_REFETCH_COOLDOWN=30, JWKS_CACHE_TTL=3600)
+    assert get(m2m_token(auth0_issuer)).status_code == 200
+    forger = LocalKey(LocalKey.generate().private_key, kid=auth0_issuer.signing_key.kid)
+    for round_ in range(3):
+        for i in range(40):
+            assert_rejected(get(m2m_token(auth0_issuer, key=forger, claims={"n": f"{round_}-{i}"})), code="invalid_signature")
+            clock.advance(0.5)
+        assert auth0_issuer.jwks_hits() <= 2 + round_
+        clock.advance(15)
+    assert auth0_issuer.jwks_hits() <= 4
 
 
 def test_random_kid_flood_fetches_at_most_once_per_cooldown(auth0_issuer, settings, clock):
