@@ -48,3 +48,14 @@ def test_odd_ids_are_404(writer, pk):
     for method, path in (("get", f"/api/messages/{pk}/"), ("delete", f"/api/messages/{pk}/"), ("post", f"/api/messages/{pk}/archive/"), ("patch", f"/api/messages/{pk}/")):
         response = getattr(writer, method)(path, {"text": "x"}, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "", "garbage///", "application/json; q=0", "*/*"])
+def test_an_odd_accept_header_never_hides_the_401(auth0_issuer, accept, caplog):
+    from .hostile import Attacker
+
+    attacker = Attacker(caplog)
+    attacker.expect("Bearer a.b.c", code="not_a_jwt", HTTP_ACCEPT=accept)
+    attacker.expect(None, code="not_authenticated", HTTP_ACCEPT=accept)
+    response = attacker.send(f"Bearer {auth0_issuer.token()}", HTTP_ACCEPT=accept)
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
