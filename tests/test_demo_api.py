@@ -59,3 +59,10 @@ def test_an_odd_accept_header_never_hides_the_401(auth0_issuer, accept, caplog):
     attacker.expect(None, code="not_authenticated", HTTP_ACCEPT=accept)
     response = attacker.send(f"Bearer {auth0_issuer.token()}", HTTP_ACCEPT=accept)
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("fmt", ["xml", "html", "api", "json"])
+def test_a_format_override_never_hides_the_401(auth0_issuer, fmt, caplog):
+    from .hostile import Attacker
+
+    Attacker(caplog).expect("Bearer a.b.c", code="not_a_jwt", path=f"/api/private?format={fmt}")
