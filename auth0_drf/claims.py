@@ -77,7 +77,10 @@ class Claims(Mapping[str, Any]):
 
     @property
     def expires_at(self) -> datetime:
-        return datetime.fromtimestamp(self._claims["exp"], tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(self._claims["exp"], tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):  # a valid but absurd exp, beyond year 9999
+            return datetime.max.replace(tzinfo=timezone.utc)
 
     @property
     def is_machine(self) -> bool:

@@ -943,3 +943,14 @@ def test_other_schemes_carrying_a_valid_token_are_not_ours(attacker, forge):
     token = forge.issuer.token()
     for scheme in ("MAC", "OAuth", "Bearer-Token", "Negotiate"):  # DPoP: see the DPoP tests
         attacker.expect(f"{scheme} {token}", code="not_authenticated")
+
+
+@pytest.mark.parametrize("exp", [4102444800, 10**15, 1e300])
+def test_far_future_exp_is_accepted_and_expires_at_does_not_crash(forge, exp, rf):
+    from rest_framework.request import Request
+
+    from auth0_drf.authentication import Auth0Authentication
+
+    token = forge.signed(payload=forge.payload(exp=exp))
+    _, claims = Auth0Authentication().authenticate(Request(rf.get("/", HTTP_AUTHORIZATION=f"Bearer {token}")))
+    assert claims.expires_at.year >= 2100
