@@ -79,7 +79,15 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    # "1e400" is valid JSON that Python reads as inf; strict JSON renderers then fail on it.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant, parse_float=_finite_float)
 #: Deeper JSON is refused: claims nest a few levels, while hundreds of levels can exhaust the
 #: stack later, when an application renders or stores the claims.
 MAX_JSON_DEPTH = 64
@@ -114,7 +122,8 @@ def decode_segment(segment: str, what: str) -> dict[str, Any]:
     """Decode one base64url JSON segment into a dict, strictly.
 
     Rejected: characters outside base64url, impossible lengths, bytes that are not UTF-8,
-    duplicate member names, ``NaN``/``Infinity``, nesting deeper than ``MAX_JSON_DEPTH``,
+    duplicate member names, ``NaN``/``Infinity`` (and numbers that overflow to them, ``1e400``),
+    nesting deeper than ``MAX_JSON_DEPTH``,
     lone surrogate escapes (``"\\ud800"``), and anything but a JSON object.
     """
     if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
