@@ -237,3 +237,43 @@ def test_arbitrary_authorization_values_never_pass(base, value):
     assert response.status_code in (400, 401), response.content[:300]
     response = client.get("/api/claims", HTTP_AUTHORIZATION=f"Bearer {value}")
     assert response.status_code in (400, 401), response.content[:300]
+
+
+def raw_literals() -> st.SearchStrategy[str]:
+    """JSON text for one value, including what json.dumps never writes: 1e400, lone surrogates, deep nests."""
+    numbers = st.from_regex(r"-?(0|[1-9][0-9]{0,400})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,4})?", fullmatch=True)
+    pieces = st.sampled_from(["a", "\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", '\\"', "\\\\", "\\n", "\u00e9", "\\u00e9"])
+    strings = st.lists(pieces, max_size=6).map(lambda parts: '"' + "".join(parts) + '"')
+    nests = st.integers(0, 100).map(lambda depth: "[" * depth + "]" * depth)
+    return numbers | strings | nests
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    return 0
+
+
+def literal_is_acceptable(literal: str) -> bool:
+    """Whether a custom claim with this JSON text must be accepted (the oracle for raw literals)."""
+    try:
+        value = json.loads(literal)
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        return False
+    return 1 + _depth(value) <= 64
+
+
+@FUZZ
+@given(literal=raw_literals())
+def test_raw_json_literals_in_a_signed_custom_claim(base, literal):
+    issuer, _ = base
+    payload = json.dumps(issuer.claims(sub="auth0|fuzz", claims={"https://app.example/x": 0}))
+    payload = payload.replace('"https://app.example/x": 0', f'"https://app.example/x": {literal}')
+    token = sign_raw({"alg": "RS256", "typ": "JWT", "kid": issuer.signing_key.kid}, payload, issuer.signing_key)
+    valid = len(token) <= MAX_LENGTH and literal_is_acceptable(literal)
+    response = send(token)
+    check_rejected_or_ok(response, may_pass=valid)
+    assert (response.status_code == 200) == valid, (literal[:80], response.content[:200])
