@@ -26,6 +26,7 @@ from .exceptions import (
     ClaimRuleDenied,
     ClaimRuleFailed,
     DPoPBindingError,
+    UnsupportedTokenBinding,
     DPoPRequired,
     InvalidAuthorizationHeader,
     KeysUnavailable,
@@ -128,6 +129,9 @@ class Auth0Authentication(BaseAuthentication):
             raise InvalidAuthorizationHeader(f"The Authorization header has no token after '{scheme}'.")
         if not _B64TOKEN.fullmatch(token):
             raise InvalidAuthorizationHeader()
+        if "access_token" in request.query_params:
+            # RFC 6750 section 3.1: more than one method of sending the token is invalid_request.
+            raise InvalidAuthorizationHeader("Send the access token once, in the Authorization header only.")
         setattr(request, SCHEME_ATTRIBUTE, scheme)
         return token
 
@@ -170,10 +174,10 @@ class Auth0Authentication(BaseAuthentication):
             if auth0_settings.DPOP == "off":
                 raise DPoPBindingError("This access token is bound to a DPoP key, and this API does not accept DPoP.")
             raise DPoPBindingError()
-        elif isinstance(cnf, dict) and cnf:
-            # Bound some other way (an mTLS certificate, RFC 8705) that we cannot check: refuse
-            # rather than accept it as a bearer token.
-            raise DPoPBindingError("This access token is bound to a client certificate or key this API cannot check.")
+        elif "cnf" in claims:
+            # Bound some other way (an mTLS certificate, RFC 8705, a jwk) that we cannot check:
+            # refuse rather than accept it as a bearer token (RFC 7800, RFC 8705, RFC 9449).
+            raise UnsupportedTokenBinding()
         elif auth0_settings.DPOP == "required":
             raise DPoPRequired()
 

@@ -16,7 +16,9 @@ SCOPE_SOURCES = ("scope", "permissions", "scp")
 def _as_set(value: Any) -> frozenset[str]:
     # Types were checked when the token was verified; stay defensive for hand-built Claims.
     if isinstance(value, str):
-        return frozenset(value.split())
+        # RFC 6749 section 3.3: scopes are separated by spaces (SP) only. str.split() would also
+        # split on tabs, newlines, NBSP and U+3000, turning "read:x\u00a0y" into a grant of read:x.
+        return frozenset(scope for scope in value.split(" ") if scope)
     if isinstance(value, (list, tuple)):
         return frozenset(v for v in value if isinstance(v, str))
     return frozenset()
@@ -75,7 +77,10 @@ class Claims(Mapping[str, Any]):
 
     @property
     def expires_at(self) -> datetime:
-        return datetime.fromtimestamp(self._claims["exp"], tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(self._claims["exp"], tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):  # a valid but absurd exp, beyond year 9999
+            return datetime.max.replace(tzinfo=timezone.utc)
 
     @property
     def is_machine(self) -> bool:

@@ -229,6 +229,13 @@ class DPoPRequired(TokenError):
     challenge = "DPoP"
 
 
+class UnsupportedTokenBinding(TokenError):
+    """The token is bound (``cnf``) to a key or certificate whose possession this API cannot check."""
+
+    code = "unsupported_token_binding"
+    message = "This access token is bound to a client certificate or key this API cannot check."
+
+
 class DPoPBindingError(TokenError):
     """The token's key binding does not fit the scheme: a bound token sent as Bearer, or the reverse."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -73,9 +74,36 @@ def fetch_json(
 
     Redirects are not followed (a JWKS that moves is a configuration change, not something an
     attacker on the path should be able to cause), and bodies over ``max_bytes`` are refused.
+
+    The deadline covers the whole exchange. ``requests`` bounds each socket read, not the total,
+    so a server trickling its headers a byte at a time could hold the caller for ever: the
+    exchange runs in a helper thread that the caller stops waiting for at the deadline (the
+    thread ends with the connection; fetches are rate-limited, so few can be pending).
     """
     check_url(url)
     started = time.monotonic()
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def exchange() -> None:
+        try:
+            outcome.append(_fetch_json(url, started, timeout, max_bytes, session))
+        except BaseException as exc:  # handed to the caller, which re-raises it
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=exchange, name="auth0-drf-fetch", daemon=True).start()
+    if not done.wait(max(started + timeout - time.monotonic(), 0) + 0.05):
+        raise FetchError(f"{url} did not answer within {timeout:g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _fetch_json(
+    url: str, started: float, timeout: float, max_bytes: int, session: requests.Session | None
+) -> FetchResult:
     deadline = started + timeout
     getter = session.get if session is not None else requests.get
     try:
@@ -84,7 +112,9 @@ def fetch_json(
             timeout=(timeout, timeout),
             allow_redirects=False,
             stream=True,
-            headers={"Accept": "application/json"},
+            # Identity asked for, so the size cap is the size received; a server that compresses
+            # anyway is decoded below, with the cap applied to the decoded bytes.
+            headers={"Accept": "application/json", "Accept-Encoding": "identity"},
         )
     except requests.exceptions.SSLError:
         raise FetchError(f"TLS certificate of {url} could not be verified") from None
@@ -121,7 +151,7 @@ def _read_body(response: requests.Response, deadline: float, max_bytes: int, url
             raise FetchError(f"{url} did not answer within {timeout:g} s")
         _shrink_socket_timeout(raw, remaining)
         try:
-            chunk = raw.read1(65536) if hasattr(raw, "read1") else raw.read(65536)
+            chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(65536, decode_content=True)
         except Exception:  # socket timeouts and protocol errors surface as many types
             raise FetchError(f"{url} did not answer within {timeout:g} s or broke the connection") from None
         if not chunk:

@@ -198,6 +198,17 @@ class JWKSCache:
             raise UnknownKey()
         return key
 
+    def get_changed_key(self, kid: str | None, alg: str, stale: SigningKey) -> SigningKey | None:
+        """Return the key for ``kid`` and ``alg`` if a refetch shows it changed, else None.
+
+        For an issuer that re-keys under the same ``kid``: called when a signature does not
+        verify with ``stale``. The refetch is rate-limited exactly like one for an unknown ``kid``,
+        so bad signatures cannot make us fetch more than once per ``refetch_cooldown``.
+        """
+        keys = self._refresh(force=True, seen_generation=self.generation)
+        key = keys.find(kid, alg)
+        return key if key is not None and key is not stale else None
+
     def is_fresh(self) -> bool:
         """Return whether the keys are within their lifetime (no refresh is due)."""
         return self.static or self.timer() < self._fresh_until

@@ -26,16 +26,28 @@ if TYPE_CHECKING:
 Response = tuple[int, Mapping[str, str], bytes]
 
 
+class RawResponse:
+    """A response written by hand: ``writer(wfile)`` sends the status line, headers and body.
+
+    Lets tests stall, trickle, lie about lengths or stop mid-way, as broken servers do.
+    """
+
+    def __init__(self, writer: Callable[[Any], None]) -> None:
+        self.writer = writer
+
+
 class LoopbackServer:
     """A real HTTP server on 127.0.0.1 in a background thread that counts the requests it gets.
 
     ``routes`` maps paths to responses (or callables returning one); ``override``, when set,
-    answers every request instead, so tests can make the server fail, stall or redirect.
+    answers every request instead, so tests can make the server fail, stall or redirect. A
+    ``RawResponse`` writes the bytes itself. ``port`` picks the port (default: any free one);
+    ``ssl_context`` (a server-side ``ssl.SSLContext``) serves HTTPS instead of HTTP.
     """
 
-    def __init__(self) -> None:
-        self.routes: dict[str, Response | Callable[[], Response]] = {}
-        self.override: Callable[[str], Response | None] | None = None
+    def __init__(self, *, port: int = 0, ssl_context: Any = None) -> None:
+        self.routes: dict[str, Response | RawResponse | Callable[[], Response | RawResponse]] = {}
+        self.override: Callable[[str], Response | RawResponse | None] | None = None
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -52,6 +64,12 @@ class LoopbackServer:
                     response = route() if callable(route) else route
                 if response is None:
                     response = (404, {"Content-Type": "text/plain"}, b"not found")
+                if isinstance(response, RawResponse):
+                    try:
+                        response.writer(self.wfile)
+                    except (BrokenPipeError, ConnectionResetError, OSError):
+                        pass
+                    return
                 status, headers, body = response
                 try:
                     self.send_response(status)
@@ -67,14 +85,17 @@ class LoopbackServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
+        self.tls = ssl_context is not None
+        if ssl_context is not None:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def hits(self, path: str | None = None) -> int:
         """Return how many requests arrived (for ``path`` only, if given)."""
@@ -124,6 +145,8 @@ class TestIssuer:
         self.audience = audience
         self.keys: list[LocalKey] = list(keys) if keys is not None else [LocalKey.generate(alg)]
         self.signing_key = self.keys[0]
+        #: Raw JWKs published after the keys (tests use them for keys the verifier must ignore).
+        self.extra_jwks: list[dict[str, Any]] = []
 
     def start(self) -> Any:
         """Publish the keys; return self."""
@@ -140,7 +163,9 @@ class TestIssuer:
 
     def jwks(self) -> dict[str, Any]:
         """Return the JWKS currently published."""
-        return jwks_document(self.keys)
+        document = jwks_document(self.keys)
+        document["keys"].extend(self.extra_jwks)
+        return document
 
     def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> LocalKey:
         """Publish a new key and sign with it from now on; return it."""
@@ -207,8 +232,10 @@ class LocalIssuer(LoopbackServer, TestIssuer):
         audience: str = "https://api.example.test/",
         keys: Iterable[LocalKey] | None = None,
         alg: str = "RS256",
+        port: int = 0,
+        ssl_context: Any = None,
     ) -> None:
-        LoopbackServer.__init__(self)
+        LoopbackServer.__init__(self, port=port, ssl_context=ssl_context)
         TestIssuer.__init__(self, audience=audience, keys=keys, alg=alg)
         self.jwks_headers: dict[str, str] = {}
         self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), **self.jwks_headers)

@@ -79,21 +79,60 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    # "1e400" is valid JSON that Python reads as inf; strict JSON renderers then fail on it.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant, parse_float=_finite_float)
+#: Deeper JSON is refused: claims nest a few levels, while hundreds of levels can exhaust the
+#: stack later, when an application renders or stores the claims.
+MAX_JSON_DEPTH = 64
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _check_json(text: str, value: Any) -> None:
+    # Cheap counts first: ordinary tokens never reach the full walks below.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value, MAX_JSON_DEPTH):
+        raise ValueError("JSON nested too deeply")
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
+        # A lone surrogate escape decodes to a str that cannot be encoded again (RFC 7493 2.1):
+        # databases, loggers and JSON renderers would all fail on it later.
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("lone surrogate in a JSON string") from None
 
 
 def decode_segment(segment: str, what: str) -> dict[str, Any]:
     """Decode one base64url JSON segment into a dict, strictly.
 
     Rejected: characters outside base64url, impossible lengths, bytes that are not UTF-8,
-    duplicate member names, ``NaN``/``Infinity``, nesting deep enough to exhaust the stack,
-    and anything but a JSON object.
+    duplicate member names, ``NaN``/``Infinity`` (and numbers that overflow to them, ``1e400``),
+    nesting deeper than ``MAX_JSON_DEPTH``,
+    lone surrogate escapes (``"\\ud800"``), and anything but a JSON object.
     """
     if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
         raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). " + _AUDIENCE_HINT)
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = _decoder.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        value = _decoder.decode(text)
+        _check_json(text, value)
     except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise NotAJWT(f"The access token's {what} is not valid JSON; it is not a JWT.") from None
     if not isinstance(value, dict):
@@ -107,7 +146,12 @@ def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> d
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float: no usable time, and not a crash
+        return False
 
 
 def _string_list(value: Any) -> bool:
@@ -210,9 +254,17 @@ class TokenVerifier:
         if not _B64URL.fullmatch(signature_segment) or len(signature_segment) % 4 == 1:
             raise InvalidSignature()
         signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
+        if base64.urlsafe_b64encode(signature).rstrip(b"=") != signature_segment.encode():
+            # Unused low bits set in the last character decode to the same bytes: refuse such
+            # variants, so that only the exact text the issuer produced is ever accepted.
+            raise InvalidSignature()
         signing_input = token[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
-            raise InvalidSignature()
+            # The issuer may have re-keyed under the same kid: verify once more only if a
+            # (rate-limited) refetch publishes different material for it.
+            key = jwks.get_changed_key(header.get("kid"), alg, key)
+            if key is None or not self.algorithms[alg].verify(signing_input, key.key, signature):
+                raise InvalidSignature()
         try:
             self.check_claims(payload, header, config)
         except ClaimError as exc:
@@ -235,11 +287,10 @@ class TokenVerifier:
             raise InvalidHeader("The access token's header lists critical extensions this API does not support.")
         if "b64" in header or "zip" in header:
             raise InvalidHeader("The access token's header uses an unsupported JWS option (b64 or zip).")
-        cty = header.get("cty")
-        if cty is not None and (not isinstance(cty, str) or cty.lower() in ("jwt", "application/jwt")):
+        if "cty" in header and (not isinstance(cty := header["cty"], str) or cty.lower() in ("jwt", "application/jwt")):
             raise InvalidHeader("Nested JWTs are not accepted as access tokens.")
-        typ = header.get("typ")
-        if typ is not None:
+        if "typ" in header:  # present, even as null: it must then be a string naming an access token
+            typ = header["typ"]
             if not isinstance(typ, str):
                 raise WrongTokenType()
             kind = typ.lower().removeprefix("application/")
@@ -247,11 +298,10 @@ class TokenVerifier:
                 raise WrongTokenType()
         elif self.profile == "rfc9068":
             raise WrongTokenType("RFC 9068 access tokens must have typ 'at+jwt'.")
-        kid = header.get("kid")
-        if kid is None:
+        if "kid" not in header:
             if self.require_kid:
                 raise UnknownKey("The access token's header has no kid.")
-        elif not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+        elif not isinstance(kid := header["kid"], str) or not kid or len(kid) > MAX_KID_LENGTH:
             raise InvalidHeader("The access token's kid is not a valid key id.")
         return alg
 

@@ -8,6 +8,9 @@ from rest_framework.routers import DefaultRouter
 from .api import views
 
 router = DefaultRouter(trailing_slash=True)
+# The slash is optional, like the quickstart endpoints': with DEBUG on, Django's APPEND_SLASH
+# answers a POST to /api/messages with a 500 (it cannot redirect a POST).
+router.trailing_slash = "/?"
 router.include_root_view = False
 router.register("messages", views.MessagesViewSet, basename="message")
 

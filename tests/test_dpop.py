@@ -265,7 +265,7 @@ def test_a_bound_token_sent_as_bearer_is_rejected(settings, auth0_issuer, proof_
 def test_a_token_bound_to_a_certificate_is_not_accepted_as_bearer(auth0_issuer, dpop_mode):
     token = auth0_issuer.token(claims={"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})
     response = send(token, scheme="Bearer")
-    assert (response.status_code, response.json()["code"]) == (401, "dpop_binding_mismatch")
+    assert (response.status_code, response.json()["code"]) == (401, "unsupported_token_binding")
 
 
 def test_an_unbound_token_sent_as_dpop_is_rejected(auth0_issuer, dpop_mode, proof_key):

@@ -88,9 +88,15 @@ def test_near_miss_scopes_do_not_match(call, scope):
     assert call("/single", scope=scope).status_code == 403
 
 
-@pytest.mark.parametrize("scope", ["  read:messages  ", "openid\tread:messages\nprofile", "a  read:messages   b"])
-def test_extra_whitespace_in_scope_string_is_tolerated(call, scope):
+@pytest.mark.parametrize("scope", ["  read:messages  ", "openid  read:messages   profile", "a  read:messages   b"])
+def test_extra_spaces_in_scope_string_are_tolerated(call, scope):
     assert call("/single", scope=scope).status_code == 200
+
+
+@pytest.mark.parametrize("scope", ["openid\tread:messages", "read:messages\u00a0admin", "x\nread:messages"])
+def test_only_spaces_delimit_scopes(call, scope):
+    # RFC 6749 section 3.3: scope tokens are separated by %x20; other whitespace is part of a token.
+    assert call("/single", scope=scope).status_code == 403
 
 
 def test_empty_scope_string_grants_nothing(call):
