@@ -31,6 +31,8 @@ logger = logging.getLogger("auth0_drf")
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME_AND_REST = re.compile(r"\s*(\S+)(.*)", re.DOTALL)
+# The common, well-formed case in one scan; anything else takes the general path below.
+_BEARER_TOKEN = re.compile(r"(?i:bearer) ([A-Za-z0-9\-._~+/]+=*)")
 _ERROR_ATTRIBUTE = "_auth0_drf_error"
 
 
@@ -80,6 +82,10 @@ class Auth0Authentication(BaseAuthentication):
                     "Access tokens are not accepted in the URL: send 'Authorization: Bearer <access token>'."
                 )
             return None
+        if self.keyword == "Bearer":
+            fast = _BEARER_TOKEN.fullmatch(header)
+            if fast is not None:
+                return fast.group(1)
         match = _SCHEME_AND_REST.fullmatch(header)
         if match is None or match.group(1).lower() != self.keyword.lower():
             return None
