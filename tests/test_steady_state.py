@@ -238,3 +238,53 @@ def test_without_a_shared_cache_each_worker_fetches(auth0_issuer):
     worker_a.verify(token)
     worker_b.verify(token)
     assert auth0_issuer.jwks_hits() == 2
+
+
+def test_workers_needing_keys_at_once_make_one_fetch(auth0_issuer, settings):
+    import threading
+
+    from django.core.cache import caches
+
+    with override_settings(CACHES=SHARED_CACHES):
+        caches["jwks"].clear()
+        settings.AUTH0_DRF = auth0_issuer.settings(JWKS_SHARED_CACHE="jwks")
+        workers = [build_verifier() for _ in range(3)]
+        token = auth0_issuer.token()
+        # A slow JWKS makes the cold starts overlap: the first worker fetches, the others wait.
+        auth0_issuer.override = lambda path: time.sleep(0.3)
+        barrier = threading.Barrier(len(workers))
+        errors = []
+
+        def start(worker) -> None:
+            barrier.wait()
+            try:
+                worker.verify(token)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(w,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert errors == []
+        assert auth0_issuer.jwks_hits() == 1
+        caches["jwks"].clear()
+
+
+def test_a_failed_shared_fetch_lets_the_waiting_worker_fetch(auth0_issuer, settings):
+    from django.core.cache import caches
+
+    with override_settings(CACHES=SHARED_CACHES):
+        caches["jwks"].clear()
+        settings.AUTH0_DRF = auth0_issuer.settings(JWKS_SHARED_CACHE="jwks")
+        worker = build_verifier()
+        jwks = next(iter(worker.jwks.values()))
+        marker = jwks._shared_key(auth0_issuer.jwks_uri) + ":fetching"
+        caches["jwks"].set(marker, 1, timeout=1)  # another worker is fetching...
+        threading_timer = __import__("threading").Timer(0.2, lambda: caches["jwks"].delete(marker))
+        threading_timer.start()  # ...and gives up without a copy
+        worker.verify(auth0_issuer.token())
+        threading_timer.join()
+        assert auth0_issuer.jwks_hits() == 1
+        caches["jwks"].clear()
