@@ -270,10 +270,12 @@ class JWKSCache:
         if shared is not None:
             return shared
         claimed = self._claim_shared_fetch(uri)
-        if not claimed:
-            shared = self._wait_for_shared(uri)
-            if shared is not None:
-                return shared
+        # Claimed: the previous holder may have shared its copy just before letting go; look again.
+        shared = self._read_shared(uri) if claimed else self._wait_for_shared(uri)
+        if shared is not None:
+            if claimed:
+                self._release_shared_fetch(uri)
+            return shared
         try:
             result = fetch_json(uri, timeout=self.timeout, max_bytes=self.max_bytes)
             logger.info("auth0_drf: fetched JWKS from %s in %.0f ms", uri, result.elapsed * 1000)

@@ -231,8 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         "`JWKS_SHARED_CACHE` naming a cross-process Django cache (Redis, Memcached, database or file "
         "based; not LocMemCache, which is per process), a worker that finds a fresh copy there "
         "does not fetch; workers that need keys at the same moment let the first one that adds a "
-        "short-lived marker to that cache fetch, and wait for its copy (at most `JWKS_TIMEOUT`, then "
-        "they fetch themselves).",
+        "short-lived marker to that cache (`cache.add`) fetch, and wait for its copy (at most "
+        "`JWKS_TIMEOUT`, then they fetch themselves). With a backend whose `add()` is atomic (Redis, "
+        "Memcached, the database cache; LocMemCache within a process, see tests/test_steady_state.py) "
+        "that is one fetch; Django's FileBasedCache, used below because it needs no server, checks and "
+        "writes in two steps, so workers starting at the same instant occasionally fetch twice.",
         "",
         *worker_rows(args.workers),
     ]
