@@ -162,7 +162,7 @@ def _worker(shared_dir: str | None, issuer_settings: dict, token: str, barrier, 
 
 
 def worker_rows(workers: int) -> list[str]:
-    rows = ["| worker processes starting together | JWKS_SHARED_CACHE | JWKS fetches at the issuer |", "|---:|---|---:|"]
+    rows = ["| worker processes | JWKS_SHARED_CACHE | JWKS fetches at the issuer |", "|---:|---|---:|"]
     context = multiprocessing.get_context("fork")
     for shared, staggered in ((False, False), (True, False), (True, True)):
         with LocalIssuer() as issuer, tempfile.TemporaryDirectory() as shared_dir:
