@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -22,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+# A database file rather than memory, so that worker processes can share the database cache.
+_DB_DIR = tempfile.TemporaryDirectory(prefix="auth0_drf_scale_")
+os.environ["AUTH0_DRF_BENCH_DB"] = os.path.join(_DB_DIR.name, "scale.sqlite3")
 
 from bench import RESULTS, machine, replace_section  # noqa: E402  (sets up Django)
 
@@ -147,13 +151,16 @@ def memory_per_entry(signing: LocalKey) -> float:
     return grown / count + sum(sys.getsizeof(t) for t in tokens) / count
 
 
-def _worker(shared_dir: str | None, issuer_settings: dict, token: str, barrier, results) -> None:
+def _worker(shared: str | None, shared_dir: str, issuer_settings: dict, token: str, barrier, results) -> None:
+    from django.core.cache import caches
     from django.core.cache.backends.filebased import FileBasedCache
 
     options = {"ttl": 600, "min_ttl": 60, "max_ttl": 86400, "max_staleness": 86400, "refetch_cooldown": 30,
                "timeout": 5.0, "max_bytes": 512 * 1024}
-    if shared_dir:
+    if shared == "file":
         options["shared_cache"] = FileBasedCache(shared_dir, {})
+    elif shared == "database":
+        options["shared_cache"] = caches["jwks"]
     config = IssuerConfig(issuer_settings["ISSUER"], (issuer_settings["AUDIENCE"],), issuer_settings["JWKS_URI"])
     verifier = TokenVerifier([config], jwks_options=options)
     barrier.wait()
@@ -162,15 +169,26 @@ def _worker(shared_dir: str | None, issuer_settings: dict, token: str, barrier, 
 
 
 def worker_rows(workers: int) -> list[str]:
+    from django.core.cache import caches
+    from django.db import connections
+
     rows = ["| worker processes | JWKS_SHARED_CACHE | JWKS fetches at the issuer |", "|---:|---|---:|"]
     context = multiprocessing.get_context("fork")
-    for shared, staggered in ((False, False), (True, False), (True, True)):
+    variants = (
+        (None, False, "none (per-process caches)"),
+        ("database", False, "Django's database cache (atomic `add`), all starting at once"),
+        ("file", False, "Django's FileBasedCache (`add` not atomic), all starting at once"),
+        ("file", True, "Django's FileBasedCache, started one after another"),
+    )
+    for shared, staggered, label in variants:
+        caches["jwks"].clear()
+        connections.close_all()  # each forked worker opens its own connection
         with LocalIssuer() as issuer, tempfile.TemporaryDirectory() as shared_dir:
             token = issuer.token()
             barrier, results = context.Barrier(1 if staggered else workers), context.Queue()
             processes = []
             for _ in range(workers):
-                process = context.Process(target=_worker, args=(shared_dir if shared else None, issuer.settings(), token,
+                process = context.Process(target=_worker, args=(shared, shared_dir, issuer.settings(), token,
                                                                 barrier, results))
                 process.start()
                 processes.append(process)
@@ -178,9 +196,8 @@ def worker_rows(workers: int) -> list[str]:
                     process.join(30)
             for process in processes:
                 process.join(30)
-            label = "none (per-process caches)" if not shared else (
-                "a FileBasedCache, workers started one after another" if staggered else "a FileBasedCache, all at once")
-            rows.append(f"| {workers} | {label} | {issuer.jwks_hits()} |")
+            failed = sum(1 for process in processes if process.exitcode != 0)
+            rows.append(f"| {workers} | {label} | {issuer.jwks_hits()}{f' ({failed} workers failed)' if failed else ''} |")
     return rows
 
 
@@ -193,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, run_syncdb=True)
+    call_command("createcachetable", verbosity=0)
     signing = LocalKey.generate("RS256")
     others = [LocalKey.generate("RS256") for _ in range(49)]
     per_entry = memory_per_entry(signing)
@@ -234,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         "short-lived marker to that cache (`cache.add`) fetch, and wait for its copy (at most "
         "`JWKS_TIMEOUT`, then they fetch themselves). With a backend whose `add()` is atomic (Redis, "
         "Memcached, the database cache; LocMemCache within a process, see tests/test_steady_state.py) "
-        "that is one fetch; Django's FileBasedCache, used below because it needs no server, checks and "
-        "writes in two steps, so workers starting at the same instant occasionally fetch twice.",
+        "that is one fetch; Django's FileBasedCache checks and writes in two steps, so workers "
+        "starting at the same instant occasionally fetch twice.",
         "",
         *worker_rows(args.workers),
     ]

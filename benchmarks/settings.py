@@ -3,6 +3,8 @@
 AUTH0_DRF and SIMPLE_JWT are filled in by bench.py once its local issuer and key exist.
 """
 
+import os
+
 SECRET_KEY = "benchmark-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
@@ -20,7 +22,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# scale.py needs a file, so that worker processes share the database cache.
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("AUTH0_DRF_BENCH_DB", ":memory:")}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "jwks": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "auth0_drf_bench_jwks"},
+}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
