@@ -1,6 +1,8 @@
-"""The auth0_drf Django app: registers system checks and cache-invalidating signals."""
+"""The auth0_drf Django app: registers system checks, cache-invalidating signals and the user admin inline."""
 
 from __future__ import annotations
+
+import importlib.util
 
 from django.apps import AppConfig
 
@@ -14,3 +16,16 @@ class Auth0DrfConfig(AppConfig):
 
     def ready(self) -> None:
         from . import backends, checks  # noqa: F401  (registers checks and signal receivers)
+
+        from django.apps import apps
+
+        if apps.is_installed("django.contrib.admin"):
+            # Again here, after the admin's autodiscovery (when it is listed before us, as
+            # startproject does), so that a project's own user admin gets the inline too.
+            from .admin import attach_user_inline
+
+            attach_user_inline()
+
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            # An optional dependency: describe our scheme and scopes in generated OpenAPI schemas.
+            from . import openapi  # noqa: F401

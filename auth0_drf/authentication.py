@@ -1,7 +1,9 @@
-"""The DRF authentication class: ``Authorization: Bearer <Auth0 access token>``.
+"""The DRF authentication class: ``Authorization: Bearer <Auth0 access token>`` (or ``DPoP``).
 
 List it first in ``DEFAULT_AUTHENTICATION_CLASSES`` (or a view's ``authentication_classes``):
-DRF asks only the first class for the ``WWW-Authenticate`` challenge of a 401.
+DRF asks only the first class for the ``WWW-Authenticate`` challenge of a 401. With ``DPOP``
+on, that one header value offers both schemes (``Bearer realm="api", DPoP realm="api",
+algs="..."``), as RFC 9110 section 11.6.1 allows, since DRF will not send two headers.
 """
 
 from __future__ import annotations
@@ -11,19 +13,29 @@ import re
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from .backends import get_backend
 from .claims import Claims
 from .conf import auth0_settings
 from .exceptions import (
+    FAILED_RULES_ATTRIBUTE,
+    SCHEME_ATTRIBUTE,
     AuthenticationFailed,
+    ClaimRuleDenied,
+    ClaimRuleFailed,
+    DPoPBindingError,
+    DPoPRequired,
     InvalidAuthorizationHeader,
     KeysUnavailable,
     ServiceUnavailable,
     TokenError,
     header_safe,
 )
+from .dpop import get_dpop_verifier
+from .recorder import claim_recorder
+from .rules import check_claim_rules
 from .tokens import get_verifier, verified_context
 
 logger = logging.getLogger("auth0_drf")
@@ -36,6 +48,28 @@ _BEARER_TOKEN = re.compile(r"(?i:bearer) ([A-Za-z0-9\-._~+/]+=*)")
 _ERROR_ATTRIBUTE = "_auth0_drf_error"
 
 
+def log_rejection(code: str, verified: Any, **more: str) -> None:
+    """Log one INFO line for a rejected request: its code and the *verified* kid, iss and sub.
+
+    ``verified`` must hold only values from a token whose signature was checked (or be empty):
+    nothing an attacker wrote unverified ever reaches the log. Values are stripped of control
+    characters and shortened. The fields are also passed as ``extra`` (``auth0_code``,
+    ``auth0_kid``, ``auth0_iss``, ``auth0_sub``) for structured log handlers.
+    """
+    fields = {
+        "code": code,
+        "kid": header_safe(str(verified.get("kid") or "-"))[:100],
+        "iss": header_safe(str(verified.get("iss") or "-"))[:200],
+        "sub": header_safe(str(verified.get("sub") or "-"))[:200],
+        **{name: header_safe(value)[:200] for name, value in more.items()},
+    }
+    logger.info(
+        "auth0_drf: rejected token: " + " ".join(f"{name}=%s" for name in fields),
+        *fields.values(),
+        extra={f"auth0_{name}": value for name, value in fields.items()},
+    )
+
+
 class Auth0Authentication(BaseAuthentication):
     """Authenticate requests that carry an Auth0 access token.
 
@@ -44,10 +78,12 @@ class Auth0Authentication(BaseAuthentication):
     (so other authentication classes may try) and raises when it carries a bad one.
 
     Each step is a small method to override: ``get_raw_token``, ``verify_token``,
-    ``check_token``, ``get_user``, ``token_verified``.
+    ``check_token`` (``check_binding``, ``check_rules``), ``get_user``, ``token_verified``.
     """
 
     keyword = "Bearer"
+    #: The scheme of DPoP-bound tokens, accepted when ``DPOP`` is "allowed" or "required".
+    dpop_keyword = "DPoP"
 
     def authenticate(self, request: Request) -> tuple[Any, Claims] | None:
         try:
@@ -73,28 +109,43 @@ class Auth0Authentication(BaseAuthentication):
         """Return the token of an ``Authorization: Bearer`` header, or None if there is none.
 
         Raises ``InvalidAuthorizationHeader`` for a bearer header without exactly one
-        well-formed token. Tokens in the query string are refused with a hint, never used.
+        well-formed token. A token in the query string is never used: the request is
+        unauthenticated (401, no error code) with a message that says where the token goes.
         """
         header = request.META.get("HTTP_AUTHORIZATION")
         if header is None:
             if "access_token" in request.query_params:
-                raise InvalidAuthorizationHeader(
+                # Not a supported way to send a token (RFC 6750 2.3 is optional and leaks tokens
+                # into logs): the request is unauthenticated, but say why.
+                raise NotAuthenticated(
                     "Access tokens are not accepted in the URL: send 'Authorization: Bearer <access token>'."
                 )
             return None
         if self.keyword == "Bearer":
             fast = _BEARER_TOKEN.fullmatch(header)
             if fast is not None:
+                setattr(request, SCHEME_ATTRIBUTE, self.keyword)
                 return fast.group(1)
         match = _SCHEME_AND_REST.fullmatch(header)
-        if match is None or match.group(1).lower() != self.keyword.lower():
+        scheme = self.get_scheme(match.group(1)) if match is not None else None
+        if scheme is None:
             return None
         token = match.group(2).strip(" \t")
         if not token:
-            raise InvalidAuthorizationHeader("The Authorization header has no token after 'Bearer'.")
+            raise InvalidAuthorizationHeader(f"The Authorization header has no token after '{scheme}'.")
         if not _B64TOKEN.fullmatch(token):
             raise InvalidAuthorizationHeader()
+        setattr(request, SCHEME_ATTRIBUTE, scheme)
         return token
+
+    def get_scheme(self, scheme: str) -> str | None:
+        """Return our keyword for an ``Authorization`` scheme we accept, or None (not ours)."""
+        scheme = scheme.lower()
+        if scheme == self.keyword.lower():
+            return self.keyword
+        if scheme == self.dpop_keyword.lower() and auth0_settings.DPOP != "off":
+            return self.dpop_keyword
+        return None
 
     def verify_token(self, raw_token: str) -> Claims:
         """Return the verified claims of ``raw_token`` (see ``auth0_drf.tokens``)."""
@@ -103,34 +154,57 @@ class Auth0Authentication(BaseAuthentication):
     def check_token(self, claims: Claims, request: Request) -> None:
         """Apply checks that depend on how the token was sent, or on the application.
 
-        A sender-constrained (DPoP) token presented as a plain bearer token is refused, since
-        anyone who stole it could otherwise use it (RFC 9449 section 7.1).
+        They run on every request, also when the token itself was found in the verified-token
+        cache: a DPoP proof is new each time, and rules may depend on the time.
+        """
+        self.check_binding(claims, request)
+        self.check_rules(claims, request)
+
+    def check_binding(self, claims: Claims, request: Request) -> None:
+        """Check that the token is sent the way its key binding (``cnf.jkt``) requires.
+
+        A DPoP-bound token needs the DPoP scheme and a valid proof; presented as a plain bearer
+        token it is refused, since anyone who stole it could otherwise use it (RFC 9449 section
+        7.1). With ``DPOP = "required"``, unbound bearer tokens are refused too.
         """
         cnf = claims.get("cnf")
-        if isinstance(cnf, dict) and "jkt" in cnf:
-            raise TokenError(
-                "This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
-            )
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        if getattr(request, SCHEME_ATTRIBUTE, self.keyword) == self.dpop_keyword:
+            if not isinstance(jkt, str):
+                raise DPoPBindingError("This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'.")
+            get_dpop_verifier().verify_request(request, claims.token, jkt)
+        elif jkt is not None:
+            if auth0_settings.DPOP == "off":
+                raise DPoPBindingError("This access token is bound to a DPoP key, and this API does not accept DPoP.")
+            raise DPoPBindingError()
+        elif isinstance(cnf, dict) and cnf:
+            # Bound some other way (an mTLS certificate, RFC 8705) that we cannot check: refuse
+            # rather than accept it as a bearer token.
+            raise DPoPBindingError("This access token is bound to a client certificate or key this API cannot check.")
+        elif auth0_settings.DPOP == "required":
+            raise DPoPRequired()
+
+    def check_rules(self, claims: Claims, request: Request) -> None:
+        """Apply ``CLAIM_RULES``: a failed authorization rule is a 403, a validity rule a 401."""
+        try:
+            check_claim_rules(claims)
+        except ClaimRuleFailed as exc:
+            setattr(request, FAILED_RULES_ATTRIBUTE, [exc.rule])  # for the 403's challenge
+            raise ClaimRuleDenied(exc) from None
 
     def get_user(self, claims: Claims, request: Request) -> Any:
         """Return the Django user for the token (see ``auth0_drf.backends``)."""
         return get_backend().get_user(claims, request)
 
     def token_verified(self, claims: Claims, user: Any, request: Request) -> None:
-        """Run after a token was accepted: records its custom claims for the admin."""
+        """Run after a token was accepted: records its custom claims for the admin (never raises)."""
+        claim_recorder.record(claims, user)
 
     def reject(self, request: Request, error: TokenError) -> AuthenticationFailed:
         """Log the rejection, remember it for the challenge header, and return the DRF error."""
         setattr(request, _ERROR_ATTRIBUTE, error)
         # Only verified values are logged; errors raised before the signature check carry none.
-        verified = error.data.get("verified", {})
-        logger.info(
-            "auth0_drf: rejected token: code=%s kid=%s iss=%s sub=%s",
-            error.code,
-            header_safe(str(verified.get("kid", "-")))[:100],
-            header_safe(str(verified.get("iss", "-")))[:200],
-            header_safe(str(verified.get("sub", "-")))[:200],
-        )
+        log_rejection(error.code, error.data.get("verified", {}))
         return AuthenticationFailed(error)
 
     def retry_after(self) -> int:
@@ -139,12 +213,28 @@ class Auth0Authentication(BaseAuthentication):
         return min((cache.seconds_until_retry() for cache in caches), default=1)
 
     def authenticate_header(self, request: Request) -> str:
-        """Return the RFC 6750 challenge, with the error of a rejected token if there was one."""
+        """Return the RFC 6750 challenge, with the error of a rejected token if there was one.
+
+        With ``DPOP`` on, the challenges of every accepted scheme share the one header value
+        DRF sends (``DPoP`` only when it is required); the error goes with the scheme the token
+        came with, or with ``DPoP`` for errors about proofs and key binding.
+        """
         realm = header_safe(auth0_settings.REALM)
+        mode = auth0_settings.DPOP
         error = getattr(request, _ERROR_ATTRIBUTE, None)
-        if error is None:
-            return f'{self.keyword} realm="{realm}"'
-        return (
-            f'{self.keyword} realm="{realm}", error="{error.error}", '
-            f'error_description="{header_safe(error.message)}"'
-        )
+        schemes = {"off": [self.keyword], "required": [self.dpop_keyword]}.get(mode, [self.keyword, self.dpop_keyword])
+        failed_scheme = None
+        if error is not None:
+            failed_scheme = getattr(request, SCHEME_ATTRIBUTE, self.keyword)
+            if getattr(error, "challenge", None) == "DPoP" or failed_scheme not in schemes:
+                failed_scheme = self.dpop_keyword if self.dpop_keyword in schemes else self.keyword
+            schemes.sort(key=lambda scheme: scheme != failed_scheme)  # the error's challenge first
+        challenges = []
+        for scheme in schemes:
+            challenge = f'{scheme} realm="{realm}"'
+            if scheme == self.dpop_keyword:
+                challenge += f', algs="{header_safe(" ".join(get_dpop_verifier().algorithms))}"'
+            if scheme == failed_scheme:
+                challenge += f', error="{error.error}", error_description="{header_safe(error.message)}"'
+            challenges.append(challenge)
+        return ", ".join(challenges)

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "DPOP": "off",
     "DPOP_PROOF_MAX_AGE": 300,  # seconds a proof's iat may lie in the past
     "DPOP_REPLAY_CACHE": None,  # a Django cache alias for proof jti, shared across workers
+    "DPOP_ALGORITHMS": ["ES256", "PS256", "RS256", "EdDSA"],  # accepted for proofs; asymmetric only
     # A local development issuer (the demo's, never for production; needs DEBUG).
     "DEV_ISSUER": False,
     "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",

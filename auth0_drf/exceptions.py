@@ -217,6 +217,37 @@ class DPoPError(TokenError):
     error = "invalid_dpop_proof"
     code = "invalid_dpop_proof"
     message = "The DPoP proof is missing or invalid."
+    #: The scheme whose challenge carries this error (when the API offers it).
+    challenge = "DPoP"
+
+
+class DPoPRequired(TokenError):
+    """A bearer token was sent where a DPoP-bound one is required (``DPOP = "required"``)."""
+
+    code = "dpop_required"
+    message = "This API accepts only DPoP-bound access tokens: send 'Authorization: DPoP <token>' with a DPoP proof."
+    challenge = "DPoP"
+
+
+class DPoPBindingError(TokenError):
+    """The token's key binding does not fit the scheme: a bound token sent as Bearer, or the reverse."""
+
+    code = "dpop_binding_mismatch"
+    message = "This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
+    challenge = "DPoP"
+
+
+class ClaimRuleFailed(Auth0Error):
+    """A valid token does not satisfy a claim rule (``auth0_drf.rules``); answered with 403.
+
+    ``rule`` describes the rule from its configuration; no claim value is ever put in it.
+    """
+
+    code = "claim_rule_failed"
+
+    def __init__(self, message: str | None = None, *, rule: str, **data: Any) -> None:
+        self.rule = rule
+        super().__init__(message or f"The access token does not satisfy the rule {rule}.", **data)
 
 
 class KeysUnavailable(Auth0Error):
@@ -227,6 +258,13 @@ class KeysUnavailable(Auth0Error):
         "The API cannot verify access tokens right now because the issuer's signing keys are "
         "unavailable. Try again shortly."
     )
+
+
+class ReplayCacheUnavailable(KeysUnavailable):
+    """The DPoP replay cache (``DPOP_REPLAY_CACHE``) failed, so a proof could not be checked: 503."""
+
+    code = "dpop_replay_cache_unavailable"
+    message = "The API cannot check DPoP proofs right now. Try again shortly."
 
 
 class InsufficientScopeError(Auth0Error):
@@ -275,19 +313,41 @@ class ServiceUnavailable(drf_exceptions.APIException):
 
 #: Where scope permissions leave the scopes a request lacked, for the 403 challenge.
 MISSING_SCOPES_ATTRIBUTE = "_auth0_drf_missing_scopes"
+#: Where claim rules leave the descriptions of the rules a request failed.
+FAILED_RULES_ATTRIBUTE = "_auth0_drf_failed_rules"
+#: Where the authentication class leaves the scheme the token came with ("Bearer" or "DPoP").
+SCHEME_ATTRIBUTE = "_auth0_drf_scheme"
 
 
-def insufficient_scope_challenge(realm: str, scopes: list[str]) -> str:
+def insufficient_scope_challenge(realm: str, scopes: list[str], scheme: str = "Bearer") -> str:
     """Return the RFC 6750 section 3.1 challenge for a token that lacks ``scopes``."""
     scope = header_safe(" ".join(scopes))
     return (
-        f'Bearer realm="{header_safe(realm)}", error="insufficient_scope", '
+        f'{scheme} realm="{header_safe(realm)}", error="insufficient_scope", '
         f'error_description="The access token lacks required scopes", scope="{scope}"'
     )
 
 
+class ClaimRuleDenied(drf_exceptions.PermissionDenied):
+    """A claim rule failed: 403 with ``{"detail", "code": "claim_rule_failed", "rules": [...]}``."""
+
+    default_code = ClaimRuleFailed.code
+
+    def __init__(self, error: ClaimRuleFailed) -> None:
+        super().__init__(rule_failure_body([error.rule]), code=error.code)
+
+
+def rule_failure_body(rules: list[str]) -> dict[str, Any]:
+    """Return the JSON body of a 403 caused by failed claim rules (described by configuration only)."""
+    return {
+        "detail": f"The access token does not satisfy this API's rules: {'; '.join(rules)}.",
+        "code": ClaimRuleFailed.code,
+        "rules": rules,
+    }
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
-    """DRF's exception handler, plus the ``insufficient_scope`` challenge on scope 403s.
+    """DRF's exception handler, plus the ``insufficient_scope`` challenge on scope and claim-rule 403s.
 
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "auth0_drf.exceptions.exception_handler"``. With
     a handler of your own, call ``add_scope_challenge(response, exc, context)`` from it.
@@ -304,17 +364,48 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
 
 
 def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) -> None:
-    """Turn a 403 caused by missing scopes into RFC 6750's ``insufficient_scope`` response."""
+    """Turn a 403 caused by missing scopes (or failed claim rules) into RFC 6750's ``insufficient_scope`` response."""
     from .conf import auth0_settings
 
     request = context.get("request")
-    missing = getattr(request, MISSING_SCOPES_ATTRIBUTE, None) if request is not None else None
-    if not missing or not isinstance(exc, drf_exceptions.PermissionDenied):
+    if request is None or not isinstance(exc, drf_exceptions.PermissionDenied):
         return
-    response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing)
+    missing = getattr(request, MISSING_SCOPES_ATTRIBUTE, None)
+    scheme = getattr(request, SCHEME_ATTRIBUTE, "Bearer")
+    if not missing:
+        add_rule_challenge(response, exc, request, scheme)
+        return
+    from .authentication import log_rejection
+    from .claims import Claims
+    from .tokens import verified_context
+
+    auth = getattr(request, "auth", None)
+    verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
+    log_rejection(InsufficientScopeError.code, verified, missing=" ".join(missing))
+    response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
             "detail": f"The access token lacks required scopes: {' '.join(missing)}.",
             "code": InsufficientScopeError.code,
             "missing_scopes": missing,
         }
+
+
+def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str = "Bearer") -> None:
+    """Give a 403 caused by failed claim rules RFC 6750's challenge and a body naming the rules.
+
+    The challenge's description is fixed text: neither the rules nor claim values go in headers.
+    """
+    from .conf import auth0_settings
+
+    failed = getattr(request, FAILED_RULES_ATTRIBUTE, None)
+    if not failed:
+        return
+    response["WWW-Authenticate"] = (
+        f'{scheme} realm="{header_safe(auth0_settings.REALM)}", error="insufficient_scope", '
+        'error_description="The access token does not satisfy a rule of this API"'
+    )
+    # Rules combined with & | ~ lose their message in DRF: name the failed ones in the body,
+    # unless another permission already said what was wrong.
+    if not isinstance(response.data, dict) or "code" not in response.data or response.data.get("code") == "permission_denied":
+        response.data = rule_failure_body(list(failed))

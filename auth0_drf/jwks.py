@@ -174,6 +174,7 @@ class JWKSCache:
         self._last_success = 0.0
         self._last_attempt: float | None = None
         self._discovered_uri: str | None = None
+        self._discovered_at = 0.0
         self.static = False
         self._lock = threading.Lock()
 
@@ -249,10 +250,11 @@ class JWKSCache:
                 return self._keys_or_unavailable()
             finally:
                 self.fetch_count += 1
-            if not isinstance(result.data.get("keys"), list):
-                self.last_error = "the JWKS has no 'keys' list"
+            if not isinstance(result.data.get("keys"), list) or (self.keys and not len(parse_jwks(result.data))):
+                # Garbage, or a set with no usable key, never replaces keys that still work.
+                self.last_error = "the JWKS has no usable signing keys"
                 self._fresh_until = now + self.refetch_cooldown
-                logger.warning("auth0_drf: JWKS from %s has no 'keys' list; keeping cached keys", self.jwks_uri)
+                logger.warning("auth0_drf: JWKS from %s has no usable signing keys; keeping cached keys", self.jwks_uri)
                 return self._keys_or_unavailable()
             self.last_error = None
             self._install(result.data, result.max_age)
@@ -265,7 +267,22 @@ class JWKSCache:
         raise KeysUnavailable()
 
     def _fetch(self) -> FetchResult:
+        rediscover = self.discovery_issuer is not None and self._discovered_uri is not None
         uri = self._jwks_location()
+        try:
+            return self._fetch_from(uri)
+        except FetchError:
+            if not rediscover:
+                raise
+        # The provider may have moved its keys (and said so in its discovery document): a
+        # remembered jwks_uri that fails is looked up again at once, not a day later.
+        self._discovered_uri = None
+        fresh = self._jwks_location()
+        if fresh == uri:
+            raise FetchError(f"{uri} could not be fetched, and discovery still names it")
+        return self._fetch_from(fresh)
+
+    def _fetch_from(self, uri: str) -> FetchResult:
         shared = self._read_shared(uri)
         if shared is not None:
             return shared
@@ -289,8 +306,11 @@ class JWKSCache:
         if self.discovery_issuer is None:
             assert self.jwks_uri is not None
             return self.jwks_uri
-        if self._discovered_uri is None or self.timer() - self._last_success > self.max_ttl:
+        # The discovery document is cached like the keys, for at most max_ttl; a failed lookup
+        # is not cached at all (the caller's cooldown spaces out retries).
+        if self._discovered_uri is None or self.timer() - self._discovered_at >= self.max_ttl:
             self._discovered_uri = discover_jwks_uri(self.discovery_issuer, self.timeout, self.max_bytes)
+            self._discovered_at = self.timer()
         return self._discovered_uri
 
     def _install(self, data: Mapping[str, Any], max_age: int | None) -> None:

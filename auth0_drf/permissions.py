@@ -26,21 +26,27 @@ def token_claims(request: Request) -> Claims | None:
     return auth if isinstance(auth, Claims) else None
 
 
-class ScopePermissionMetaclass(BasePermissionMetaclass):
+class BoundPermissionMetaclass(BasePermissionMetaclass):
     """Let ``HasScope("a", "b")`` build a permission class, while ``HasScope()`` instantiates it.
 
     DRF instantiates permission classes (and the operands of ``&``, ``|``, ``~``) with no
-    arguments, so arguments must be bound when the class is named, not when it is called.
+    arguments, so arguments must be bound when the class is named, not when it is called:
+    calling the class with arguments returns ``cls.bind(*args, **kwargs)``, a subclass holding
+    them (scope permissions here, claim rules in ``auth0_drf.rules``).
     """
 
-    def __call__(cls, *scopes: str) -> Any:
-        if scopes:
-            for scope in scopes:
-                if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
-                    raise ValueError(f"{cls.__name__}: a scope is a non-empty string without spaces, not {scope!r}")
-            label = ", ".join(repr(s) for s in scopes)
-            return type(cls)(f"{cls.__name__}({label})", (cls,), {"scopes": tuple(scopes), "__module__": cls.__module__})
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            return cls.bind(*args, **kwargs)  # type: ignore[attr-defined]
         return super().__call__()
+
+    def bound(cls, label: str, **attributes: Any) -> Any:
+        """Return a subclass of ``cls`` named ``label`` with ``attributes`` set on it."""
+        return type(cls)(label, (cls,), {"__module__": cls.__module__, "__qualname__": label, **attributes})
+
+
+#: The name the scope permissions were first published under.
+ScopePermissionMetaclass = BoundPermissionMetaclass
 
 
 class ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
@@ -50,6 +56,16 @@ class ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
     """
 
     scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def bind(cls, *scopes: str) -> Any:
+        """Return a subclass requiring ``scopes`` (what ``HasScope("a", "b")`` returns)."""
+        for scope in scopes:
+            if not isinstance(scope, str) or not scope or any(c.isspace() for c in scope):
+                raise ValueError(f"{cls.__name__}: a scope is a non-empty string without spaces, not {scope!r}")
+        label = ", ".join(repr(s) for s in scopes)
+        return type(cls).bound(cls, f"{cls.__name__}({label})", scopes=tuple(scopes))
+
     #: True: any one of the scopes suffices; False: all are required.
     any_of = False
     code = InsufficientScopeError.code

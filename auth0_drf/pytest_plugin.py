@@ -1,9 +1,12 @@
 """pytest fixtures for testing an API protected by auth0_drf, without Auth0.
 
-- ``auth0_issuer``: a running ``LocalIssuer`` that auth0_drf trusts for the test's duration.
+- ``auth0_issuer``: a running test issuer that auth0_drf trusts for the test's duration: a
+  ``LocalIssuer`` (JWKS over loopback HTTP), or an ``InProcessIssuer`` when the
+  ``auth0_issuer_mode`` fixture returns ``"in-process"`` (override it in your conftest.py).
 - ``auth0_token``: a function minting tokens from it: ``auth0_token(scope="read:messages")``.
 - ``auth0_api_client``: a DRF ``APIClient`` sending a fresh token (``sub="auth0|test-user"``);
   call ``auth0_api_client.use_token(scope=...)`` to switch to another.
+- ``auth0_settings_overrides``: override it to add ``AUTH0_DRF`` settings.
 """
 
 from __future__ import annotations
@@ -28,11 +31,17 @@ def auth0_settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def auth0_issuer(auth0_signing_key: Any, auth0_settings_overrides: dict[str, Any]) -> Iterator[Any]:
-    """Start a local issuer on loopback and point auth0_drf at it."""
-    from auth0_drf.testing import LocalIssuer, reset_caches
+def auth0_issuer_mode() -> str:
+    """Override to return ``"in-process"`` for keys installed in-process instead of served on loopback."""
+    return "loopback"
 
-    issuer = LocalIssuer(keys=[auth0_signing_key]).start()
+
+@pytest.fixture
+def auth0_issuer(auth0_signing_key: Any, auth0_settings_overrides: dict[str, Any], auth0_issuer_mode: str) -> Iterator[Any]:
+    """Start a test issuer and point auth0_drf at it."""
+    from auth0_drf.testing import make_issuer, reset_caches
+
+    issuer = make_issuer(auth0_issuer_mode, keys=[auth0_signing_key]).start()
     override = issuer.override_settings(**auth0_settings_overrides)
     override.enable()
     reset_caches()

@@ -1,4 +1,4 @@
-"""Test your API without Auth0: a local issuer whose JWKS is served over loopback HTTP, and tokens.
+"""Test your API without Auth0: a local issuer (JWKS over loopback HTTP, or installed in-process) and tokens.
 
 With pytest, the fixtures ``auth0_issuer``, ``auth0_token`` and ``auth0_api_client`` come from
 the plugin ``auth0_drf.pytest_plugin`` (registered automatically when auth0_drf is installed).
@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+import jwt
 from django.test import override_settings
 
 from .issuer import LocalKey, access_token_claims, jwks_document
+
+if TYPE_CHECKING:
+    from .tokens import TokenVerifier
 
 #: A response a test can make the loopback server give: (status, headers, body).
 Response = tuple[int, Mapping[str, str], bytes]
@@ -99,14 +104,15 @@ def json_response(data: Any, status: int = 200, **headers: str) -> Response:
     return status, {"Content-Type": "application/json", **headers}, json.dumps(data).encode()
 
 
-class LocalIssuer(LoopbackServer):
-    """An OpenID provider in miniature: keys, a JWKS and discovery on loopback, and tokens.
+class TestIssuer:
+    """Signing keys and a token factory trusted by auth0_drf; subclasses publish the keys.
 
-    ``issuer`` is ``http://127.0.0.1:<port>/``; ``jwks_uri`` is its ``.well-known/jwks.json``.
-    ``token()`` mints Auth0-shaped access tokens signed by the current key.
+    ``token()`` mints Auth0-shaped access tokens signed by the current key; ``settings()`` and
+    ``override_settings()`` point auth0_drf at this issuer.
     """
 
-    JWKS_PATH = "/.well-known/jwks.json"
+    issuer: str
+    jwks_uri: str
 
     def __init__(
         self,
@@ -115,31 +121,26 @@ class LocalIssuer(LoopbackServer):
         keys: Iterable[LocalKey] | None = None,
         alg: str = "RS256",
     ) -> None:
-        super().__init__()
         self.audience = audience
         self.keys: list[LocalKey] = list(keys) if keys is not None else [LocalKey.generate(alg)]
         self.signing_key = self.keys[0]
-        self.jwks_headers: dict[str, str] = {}
-        self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), **self.jwks_headers)
-        self.routes["/.well-known/openid-configuration"] = lambda: json_response(
-            {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
-        )
 
-    @property
-    def issuer(self) -> str:
-        return self.url + "/"
+    def start(self) -> Any:
+        """Publish the keys; return self."""
+        return self
 
-    @property
-    def jwks_uri(self) -> str:
-        return self.url + self.JWKS_PATH
+    def stop(self) -> None:
+        """Stop publishing the keys."""
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
 
     def jwks(self) -> dict[str, Any]:
         """Return the JWKS currently published."""
         return jwks_document(self.keys)
-
-    def jwks_hits(self) -> int:
-        """Return how many times the JWKS was fetched."""
-        return self.hits(self.JWKS_PATH)
 
     def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> LocalKey:
         """Publish a new key and sign with it from now on; return it."""
@@ -179,9 +180,10 @@ class LocalIssuer(LoopbackServer):
     ) -> str:
         """Return a signed access token.
 
-        Keyword arguments: ``sub``, ``scope``, ``permissions``, ``lifetime`` (seconds, negative
-        for an expired token), ``claims`` (extra or replaced claims), ``audience``, ``issuer``,
-        ``now``; ``headers`` adds or replaces header parameters; ``drop`` removes claims.
+        Keyword arguments: ``sub``, ``scope`` (a string or a list), ``permissions``, ``lifetime``
+        (seconds, negative for an expired token), ``claims`` (extra or replaced claims, custom
+        ones included), ``audience``, ``issuer``, ``now``; ``headers`` adds or replaces header
+        parameters; ``drop`` removes claims.
         """
         payload = self.claims(**kwargs)
         for name in drop:
@@ -189,22 +191,124 @@ class LocalIssuer(LoopbackServer):
         return (key or self.signing_key).sign(payload, headers)
 
 
-class Auth0TestMixin:
-    """A ``unittest`` mixin: a ``LocalIssuer`` per test class, trusted by auth0_drf.
+class LocalIssuer(LoopbackServer, TestIssuer):
+    """An OpenID provider in miniature: keys, a JWKS and discovery on loopback HTTP, and tokens.
 
-    Use ``self.auth0_issuer.token(...)`` and ``self.auth0_credentials(...)``::
+    ``issuer`` is ``http://127.0.0.1:<port>/``; ``jwks_uri`` is its ``.well-known/jwks.json``.
+    auth0_drf fetches the keys exactly as it fetches a tenant's, so caching, rotation and
+    outages can be tested for real.
+    """
+
+    JWKS_PATH = "/.well-known/jwks.json"
+
+    def __init__(
+        self,
+        *,
+        audience: str = "https://api.example.test/",
+        keys: Iterable[LocalKey] | None = None,
+        alg: str = "RS256",
+    ) -> None:
+        LoopbackServer.__init__(self)
+        TestIssuer.__init__(self, audience=audience, keys=keys, alg=alg)
+        self.jwks_headers: dict[str, str] = {}
+        self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), **self.jwks_headers)
+        self.routes["/.well-known/openid-configuration"] = lambda: json_response(
+            {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
+        )
+
+    @property
+    def issuer(self) -> str:  # type: ignore[override]
+        return self.url + "/"
+
+    @property
+    def jwks_uri(self) -> str:  # type: ignore[override]
+        return self.url + self.JWKS_PATH
+
+    def jwks_hits(self) -> int:
+        """Return how many times the JWKS was fetched."""
+        return self.hits(self.JWKS_PATH)
+
+
+class InProcessIssuer(TestIssuer):
+    """A test issuer whose keys are installed straight into auth0_drf: no server, no socket.
+
+    Between ``start()`` and ``stop()``, every verifier auth0_drf builds for ``issuer`` gets
+    these keys preloaded as static (``JWKSCache.preload(..., static=True)``), so nothing is
+    ever fetched. Faster than ``LocalIssuer``; use ``LocalIssuer`` to test fetching itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str = "https://in-process-issuer.test/",
+        audience: str = "https://api.example.test/",
+        keys: Iterable[LocalKey] | None = None,
+        alg: str = "RS256",
+    ) -> None:
+        super().__init__(audience=audience, keys=keys, alg=alg)
+        self.issuer = issuer
+        # Never fetched (the keys are static); an https URL keeps the system checks quiet.
+        self.jwks_uri = issuer.rstrip("/") + "/.well-known/jwks.json"
+
+    def start(self) -> InProcessIssuer:
+        from . import tokens
+
+        if self._install not in tokens.verifier_hooks:
+            tokens.verifier_hooks.append(self._install)
+        tokens.reset_verifier()  # the next verifier is built with our keys
+        return self
+
+    def stop(self) -> None:
+        from . import tokens
+
+        if self._install in tokens.verifier_hooks:
+            tokens.verifier_hooks.remove(self._install)
+        tokens.reset_verifier()
+
+    def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> LocalKey:
+        key = super().rotate(alg, keep_old=keep_old)
+        from . import tokens
+
+        if tokens._verifier is not None:
+            self._install(tokens._verifier)
+        return key
+
+    def _install(self, verifier: TokenVerifier) -> None:
+        cache = verifier.jwks.get(self.issuer)
+        if cache is not None:
+            cache.preload(self.jwks(), static=True)
+
+
+def make_issuer(mode: str = "loopback", **kwargs: Any) -> TestIssuer:
+    """Return an unstarted ``LocalIssuer`` (``mode="loopback"``) or ``InProcessIssuer`` (``"in-process"``)."""
+    if mode == "loopback":
+        return LocalIssuer(**kwargs)
+    if mode == "in-process":
+        return InProcessIssuer(**kwargs)
+    raise ValueError(f"mode must be 'loopback' or 'in-process', not {mode!r}")
+
+
+class Auth0TestMixin:
+    """A ``unittest`` mixin: a test issuer per test class, trusted by auth0_drf.
+
+    Set ``auth0_issuer_mode = "in-process"`` for keys installed in-process (no server), and
+    ``auth0_settings_overrides`` for more ``AUTH0_DRF`` settings. Then::
 
         class MessagesTests(Auth0TestMixin, APITestCase):
             def test_list(self):
-                self.client.credentials(**self.auth0_credentials(scope="read:messages"))
+                self.auth0_authenticate(scope="read:messages")  # self.client sends a token
+                self.assertEqual(self.client.get("/api/messages/").status_code, 200)
     """
 
-    auth0_issuer: LocalIssuer
+    auth0_issuer: TestIssuer
+    auth0_issuer_mode: str = "loopback"
+    auth0_audience: str = "https://api.example.test/"
     auth0_settings_overrides: dict[str, Any] = {}
+    _auth0_override: override_settings
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.auth0_issuer = LocalIssuer().start()
+        cls.auth0_issuer = make_issuer(cls.auth0_issuer_mode, audience=cls.auth0_audience).start()
         cls._auth0_override = cls.auth0_issuer.override_settings(**cls.auth0_settings_overrides)
         cls._auth0_override.enable()
         reset_caches()
@@ -217,9 +321,19 @@ class Auth0TestMixin:
         cls.auth0_issuer.stop()
         reset_caches()
 
+    def auth0_token(self, **token_kwargs: Any) -> str:
+        """Return a fresh access token (``TestIssuer.token`` arguments)."""
+        return self.auth0_issuer.token(**token_kwargs)
+
     def auth0_credentials(self, **token_kwargs: Any) -> dict[str, str]:
         """Return ``client.credentials()`` keyword arguments for a fresh token."""
-        return {"HTTP_AUTHORIZATION": f"Bearer {self.auth0_issuer.token(**token_kwargs)}"}
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.auth0_token(**token_kwargs)}"}
+
+    def auth0_authenticate(self, client: Any = None, **token_kwargs: Any) -> str:
+        """Make ``client`` (default ``self.client``) send a fresh token from now on; return the token."""
+        token = self.auth0_token(**token_kwargs)
+        (client or self.client).credentials(HTTP_AUTHORIZATION=f"Bearer {token}")  # type: ignore[attr-defined]
+        return token
 
 
 def reset_caches() -> None:
@@ -237,3 +351,39 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+def dpop_proof(
+    key: LocalKey,
+    *,
+    method: str = "GET",
+    url: str = "http://testserver/",
+    token: str | None = None,
+    jti: str | None = None,
+    iat: float | None = None,
+    claims: Mapping[str, Any] | None = None,
+    headers: Mapping[str, Any] | None = None,
+    drop: Iterable[str] = (),
+) -> str:
+    """Return a DPoP proof (RFC 9449) signed by ``key`` for ``method`` and ``url``.
+
+    ``token`` adds its ``ath``; ``claims`` and ``headers`` add or replace members; ``drop``
+    removes claims. Bind a token to the key with ``issuer.token(claims={"cnf": {"jkt": key.thumbprint()}})``.
+    """
+    from .dpop import access_token_hash
+
+    payload: dict[str, Any] = {
+        "jti": jti or uuid.uuid4().hex,
+        "htm": method,
+        "htu": url,
+        "iat": int(iat if iat is not None else time.time()),
+    }
+    if token is not None:
+        payload["ath"] = access_token_hash(token)
+    payload.update(claims or {})
+    for name in drop:
+        payload.pop(name, None)
+    public = {k: v for k, v in key.public_jwk().items() if k not in ("kid", "alg", "use")}
+    header = {"typ": "dpop+jwt", "alg": key.alg, "jwk": public}
+    header.update(headers or {})
+    return jwt.api_jws.encode(json.dumps(payload).encode(), key.private_key, algorithm=header["alg"], headers=header)

@@ -406,6 +406,10 @@ class TokenVerifier:
 _verifier: TokenVerifier | None = None
 _verifier_lock = threading.Lock()
 
+#: Called with every verifier ``build_verifier`` makes: in-process issuers (the test helpers'
+#: ``InProcessIssuer``) install their keys here, so they survive settings changes.
+verifier_hooks: list[Callable[[TokenVerifier], None]] = []
+
 
 def build_verifier() -> TokenVerifier:
     """Return a new ``TokenVerifier`` configured from ``AUTH0_DRF``."""
@@ -439,6 +443,8 @@ def build_verifier() -> TokenVerifier:
         from .dev_issuer import install_dev_keys
 
         install_dev_keys(verifier)
+    for hook in list(verifier_hooks):
+        hook(verifier)
     return verifier
 
 

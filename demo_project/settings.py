@@ -1,10 +1,11 @@
 """Settings of the demo project, read from the environment with django-environ.
 
 Public interface (keep these names): AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH0_ISSUER, AUTH0_JWKS_URI,
-DATABASE_URL. With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
+DATABASE_URL; optional: AUTH0_ALGORITHMS, AUTH0_DPOP ("off", "allowed" or "required"). With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
 local development issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
 """
 
+import importlib.util
 from pathlib import Path
 
 import environ
@@ -77,6 +78,21 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "auth0_drf.exceptions.exception_handler",
 }
 
+# OpenAPI, when drf-spectacular is installed (optional): /api/schema/ and Swagger UI at /api/docs/,
+# showing the bearer scheme and each operation's scopes (auth0_drf.openapi).
+OPENAPI = importlib.util.find_spec("drf_spectacular") is not None
+if OPENAPI:
+    INSTALLED_APPS.append("drf_spectacular")
+    REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+    SPECTACULAR_SETTINGS = {
+        "TITLE": "auth0_drf demo API",
+        "VERSION": "1.0.0",
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "auth0_drf.openapi.describe_scopes",
+        ],
+    }
+
 # --- auth0_drf -------------------------------------------------------------------------------
 AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
 AUTH0_ISSUER = env("AUTH0_ISSUER", default="")
@@ -93,6 +109,7 @@ AUTH0_DRF = {
     "AUDIENCE": _audiences[0] if len(_audiences) == 1 else _audiences,
     "JWKS_URI": env("AUTH0_JWKS_URI", default="") or None,
     "ALGORITHMS": env.list("AUTH0_ALGORITHMS", default=["RS256"]),
+    "DPOP": env("AUTH0_DPOP", default="off"),
     "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
     "DEV_ISSUER": DEV_ISSUER,
     "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",

@@ -1,5 +1,6 @@
 """URLs of the demo: Auth0's API quickstart endpoints, a messages API, and the admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
@@ -20,3 +21,11 @@ urlpatterns = [
     # The local development issuer's JWKS (answers 404 unless it is enabled).
     path("", include("auth0_drf.dev_urls")),
 ]
+
+if getattr(settings, "OPENAPI", False):
+    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+    urlpatterns += [
+        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    ]

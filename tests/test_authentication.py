@@ -119,10 +119,13 @@ def test_malformed_bearer_header_is_400_invalid_request(auth0_issuer, get_with, 
     assert_rejected(get_with("/api/private", authorization), "invalid_request", status=400, error="invalid_request")
 
 
-def test_token_in_query_string_is_refused_with_a_hint(auth0_issuer, get_with):
-    response = get_with(f"/api/private?access_token={auth0_issuer.token()}")
-    assert_rejected(response, "invalid_request", status=400, error="invalid_request")
-    assert "Authorization" in response.json()["detail"]
+def test_token_in_query_string_is_not_used_and_the_message_says_where_it_goes(auth0_issuer, get_with):
+    token = auth0_issuer.token()
+    response = get_with(f"/api/private?access_token={token}")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json()["code"] == "not_authenticated"
+    assert "Authorization" in response.json()["detail"] and token not in response.content.decode()
 
 
 # --- rejected tokens ---------------------------------------------------------------------
@@ -372,3 +375,12 @@ def test_pyjwt_cannot_decode_our_rejections_differently(auth0_issuer):
     token = auth0_issuer.token()
     claims = jwt.decode(token, auth0_issuer.signing_key.public_key, algorithms=["RS256"], audience=auth0_issuer.audience)
     assert claims["iss"] == auth0_issuer.issuer
+
+
+@pytest.mark.parametrize("bad_jwks", [{"keys": []}, {"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}, {"keys": "none"}, {}])
+def test_refresh_returning_no_usable_keys_keeps_cached_keys(auth0_issuer, client_for, settings, bad_jwks):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=0, JWKS_MIN_TTL=0, JWKS_REFETCH_COOLDOWN=0)
+    assert client_for(auth0_issuer.token()).get("/api/private").status_code == 200
+    auth0_issuer.override = lambda path: json_response(bad_jwks)
+    assert client_for(auth0_issuer.token(sub="auth0|next")).get("/api/private").status_code == 200
+    assert auth0_issuer.jwks_hits() >= 2

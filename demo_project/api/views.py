@@ -14,7 +14,30 @@ from auth0_drf.permissions import HasScope, RequiredScopes
 
 from .models import Message
 
+try:  # drf-spectacular is optional: with it, /api/docs/ shows these responses.
+    from drf_spectacular.utils import extend_schema
+except ImportError:  # pragma: no cover
 
+    def extend_schema(**kwargs: Any) -> Any:
+        return lambda view: view
+
+
+class MessageResponseSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class PrivateResponseSerializer(MessageResponseSerializer):
+    sub = serializers.CharField()
+
+
+class ClaimsResponseSerializer(serializers.Serializer):
+    claims = serializers.DictField()
+    custom_claims = serializers.DictField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    user = serializers.DictField()
+
+
+@extend_schema(responses=MessageResponseSerializer)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
@@ -23,6 +46,7 @@ def public(request: Request) -> Response:
     return Response({"message": "Hello from a public endpoint! You don't need to be authenticated to see this."})
 
 
+@extend_schema(responses=PrivateResponseSerializer)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def private(request: Request) -> Response:
@@ -30,6 +54,7 @@ def private(request: Request) -> Response:
     return Response({"message": "Hello from a private endpoint! You need to be authenticated to see this.", "sub": request.auth.sub})
 
 
+@extend_schema(responses=MessageResponseSerializer)
 @api_view(["GET"])
 @permission_classes([HasScope("read:messages")])
 def private_scoped(request: Request) -> Response:
@@ -48,6 +73,7 @@ def describe_user(user: Any) -> dict[str, Any]:
     }
 
 
+@extend_schema(responses=ClaimsResponseSerializer)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def claims(request: Request) -> Response:

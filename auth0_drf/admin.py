@@ -1,0 +1,234 @@
+"""The read-only admin of recorded custom claims: list, detail, a summary by claim name, and a user inline.
+
+Only staff with the ``view_claimrecord`` permission see any of it (superusers have it). Records
+can be deleted, never added or changed: they are what the tokens said.
+
+On a user's admin page, ``ClaimRecordInline`` lists that user's records with links to them. It
+is added to the instance of whatever ``ModelAdmin`` is registered for the user model on the
+default admin site, *without* replacing or subclassing it, so a project's custom user admin keeps
+its behaviour. To opt out, set ``auth0_claims_inline = False`` on your user admin class; for
+another admin site, add ``ClaimRecordInline`` to your user admin's ``inlines`` yourself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+from django.contrib import admin
+from django.contrib.auth import get_permission_codename, get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import ClaimRecord
+from .recorder import redact
+
+#: Example values longer than this (as JSON text) are cut in the summary.
+EXAMPLE_MAX_CHARS = 500
+
+_JSON_TYPES = ((bool, "boolean"), (str, "string"), (int, "number"), (float, "number"), (list, "array"), (dict, "object"))
+
+
+def json_type(value: Any) -> str:
+    """Return the JSON type name of ``value`` (``"object"``, ``"string"``...)."""
+    if value is None:
+        return "null"
+    for python_type, name in _JSON_TYPES:
+        if isinstance(value, python_type):
+            return name
+    return type(value).__name__
+
+
+def pretty_json(value: Any) -> str:
+    """Return ``value`` as indented JSON text with sorted keys (unescaped: escape before output)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def can_view_records(request: HttpRequest) -> bool:
+    """Return whether the request's user holds the view permission of ``ClaimRecord`` itself.
+
+    Stricter than Django's default, which also lets the *change* permission see: records are
+    never changed here, so only the view permission counts.
+    """
+    opts = ClaimRecord._meta
+    return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('view', opts)}")
+
+
+@dataclass
+class ClaimSummary:
+    """One custom claim name across every recorded subject."""
+
+    name: str
+    subjects: set[tuple[str, str]] = field(default_factory=set)
+    clients: set[str] = field(default_factory=set)
+    types: set[str] = field(default_factory=set)
+    last_seen: datetime | None = None
+    example: str = ""
+
+    @property
+    def subject_count(self) -> int:
+        return len(self.subjects)
+
+    @property
+    def client_list(self) -> list[str]:
+        return sorted(self.clients)
+
+    @property
+    def type_list(self) -> list[str]:
+        return sorted(self.types)
+
+
+def summarize_claims(records: Iterable[ClaimRecord]) -> list[ClaimSummary]:
+    """Group recorded claims by name, sorted by name.
+
+    ``records`` should come newest first: the example value and last-seen time of each name
+    are taken from its most recent record. Values are redacted again with the current
+    ``REDACTED_CLAIMS``, in case the setting grew after they were recorded.
+    """
+    summaries: dict[str, ClaimSummary] = {}
+    for record in records:
+        claims = record.claims if isinstance(record.claims, dict) else {}
+        for name, value in redact(claims).items():
+            summary = summaries.get(name)
+            if summary is None:
+                summary = summaries[name] = ClaimSummary(name)
+            summary.subjects.add((record.issuer, record.subject))
+            summary.clients.add(record.client_id or "-")
+            summary.types.add(json_type(value))
+            if summary.last_seen is None or record.last_seen > summary.last_seen:
+                summary.last_seen = record.last_seen
+                text = pretty_json(value)
+                summary.example = text if len(text) <= EXAMPLE_MAX_CHARS else text[:EXAMPLE_MAX_CHARS] + " …"
+    return [summaries[name] for name in sorted(summaries)]
+
+
+class ReadOnlyRecordMixin:
+    """Permissions shared by the record admin and the inline: view only with the view permission."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return can_view_records(request)
+
+
+@admin.register(ClaimRecord)
+class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
+    """Recorded custom claims: searchable list, detail page with pretty JSON, and a summary view."""
+
+    list_display = ("subject", "client_id", "issuer", "last_seen", "times_seen", "claim_names_list")
+    list_filter = ("client_id", "last_seen", "issuer")
+    # "claims" searches the stored JSON text: claim names and (unredacted) values.
+    search_fields = ("subject", "claim_names", "claims")
+    search_help_text = _("Search by subject, claim name or claim value.")
+    fields = (
+        "subject", "issuer", "client_id", "user", "claims_json", "scopes_list",
+        "first_seen", "last_seen", "times_seen",
+    )
+    readonly_fields = fields
+    ordering = ("-last_seen",)
+
+    @admin.display(description=_("claim names"))
+    def claim_names_list(self, obj: ClaimRecord) -> str:
+        return ", ".join(name for name in obj.claim_names.split("\n") if name) or "-"
+
+    @admin.display(description=_("custom claims"))
+    def claims_json(self, obj: ClaimRecord) -> str:
+        # format_html escapes the JSON text: claim values are whatever the token said.
+        return format_html('<pre class="auth0-drf-claims">{}</pre>', pretty_json(redact(obj.claims or {})))
+
+    @admin.display(description=_("scopes granted"))
+    def scopes_list(self, obj: ClaimRecord) -> str:
+        return " ".join(obj.scopes or []) or "-"
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        # Before the default URLs: their "<path:object_id>/" would swallow "summary/".
+        return [
+            path(
+                "summary/",
+                self.admin_site.admin_view(self.summary_view),
+                name=f"{opts.app_label}_{opts.model_name}_summary",
+            ),
+            *super().get_urls(),
+        ]
+
+    def summary_view(self, request: HttpRequest) -> TemplateResponse:
+        """Show every custom claim name: how many subjects carry it, when last seen, an example."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        opts = self.model._meta
+        records = ClaimRecord.objects.only("issuer", "subject", "client_id", "claims", "last_seen").order_by("-last_seen")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Custom claims seen in tokens"),
+            "subtitle": None,
+            "opts": opts,
+            "app_label": opts.app_label,
+            "summaries": summarize_claims(records.iterator()),
+            "record_count": records.count(),
+            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/auth0_drf/claimrecord/summary.html", context)
+
+
+class ClaimRecordInline(ReadOnlyRecordMixin, admin.TabularInline):
+    """A user's recorded claims on the user's admin page, each with a link to its detail page."""
+
+    model = ClaimRecord
+    fk_name = "user"
+    fields = ("subject", "client_id", "issuer", "last_seen", "times_seen", "claim_names_list")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name = _("recorded Auth0 claims")
+    verbose_name_plural = _("recorded Auth0 claims")
+    ordering = ("-last_seen",)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Hidden on the "add user" page (no user yet, so obj is None): a new user has no records.
+        return obj is not None and super().has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting happens on the record's own page; a delete permission alone must not show
+        # the inline on the "add user" page either.
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ClaimRecord]:
+        # InlineModelAdmin filters by has_view_permission(request) without the user, which is
+        # False above; the permission itself is what counts here.
+        queryset = self.model._default_manager.order_by(*self.ordering)
+        return queryset if can_view_records(request) else queryset.none()
+
+    @admin.display(description=_("claim names"))
+    def claim_names_list(self, obj: ClaimRecord) -> str:
+        return ", ".join(name for name in obj.claim_names.split("\n") if name) or "-"
+
+
+def attach_user_inline(site: admin.AdminSite | None = None) -> bool:
+    """Add ``ClaimRecordInline`` to the user model's registered admin; return whether it is there.
+
+    Changes the registered instance only (never the class, never the registration), once.
+    """
+    site = site or admin.site
+    model_admin = site._registry.get(get_user_model())
+    if model_admin is None or getattr(model_admin, "auth0_claims_inline", True) is False:
+        return False
+    if ClaimRecordInline not in model_admin.inlines:
+        model_admin.inlines = [*model_admin.inlines, ClaimRecordInline]
+    return True
+
+
+attach_user_inline()

@@ -1,0 +1,276 @@
+"""Record the custom claims of verified tokens for the admin, with few database writes.
+
+Each process remembers, per (issuer, subject, client), a fingerprint of what it last wrote and
+when. A request whose claims match that memory costs no query at all; the row is written only
+when the claims (or scopes, or user) changed or ``RECORD_INTERVAL`` seconds passed, and the
+sightings counted in between are then added to ``times_seen``. After a write, at most every
+``prune_every`` seconds, rows older than ``RECORD_MAX_AGE`` and beyond ``RECORD_MAX_ROWS`` are
+deleted, so no cron job is needed (``manage.py auth0_prune_claims`` does the same on demand).
+
+Recording never fails a request: database errors are logged (logger ``auth0_drf``) and the
+write runs in its own savepoint, so a failed write cannot break the request's transaction
+(``ATOMIC_REQUESTS``); the write then commits or rolls back with the request, and one that
+rolled back is redone after ``RECORD_INTERVAL``. The token and its signature are never
+stored; claims named in ``REDACTED_CLAIMS`` are stored with their value replaced by ``REDACTED``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Mapping
+
+from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, router, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .claims import Claims
+from .conf import as_tuple, auth0_settings
+from .models import ClaimRecord
+
+logger = logging.getLogger("auth0_drf")
+
+#: What a redacted claim's value is replaced with.
+REDACTED = "[redacted]"
+
+
+def redact(claims: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Return ``claims`` with the value of every claim named in ``names`` (default ``REDACTED_CLAIMS``) replaced."""
+    # as_tuple: a single name given as a string still redacts that claim (and a check flags it).
+    redacted = set(as_tuple(auth0_settings.REDACTED_CLAIMS if names is None else names))
+    return {name: (REDACTED if name in redacted else value) for name, value in claims.items()}
+
+
+def fingerprint(*parts: Any) -> str:
+    """Return a stable digest of JSON-serialisable ``parts`` (key order does not matter)."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_user_models: dict[str, Any] = {}
+
+
+def _user_model() -> Any:
+    # get_user_model() parses the setting and asks the app registry on each call: once per name.
+    name = django_settings.AUTH_USER_MODEL
+    model = _user_models.get(name)
+    if model is None:
+        model = _user_models[name] = get_user_model()
+    return model
+
+
+#: Where ``ClaimRecorder.describe`` keeps its result on a ``Claims`` object.
+_MEMO_ATTRIBUTE = "_auth0_drf_record_memo"
+
+
+@dataclass
+class Sighting:
+    """What this process knows about one (issuer, subject, client) since its last write."""
+
+    fingerprint: str
+    written_at: float
+    unsaved: int = 0
+
+
+class ClaimRecorder:
+    """Write ``ClaimRecord`` rows for verified tokens, throttled by an in-process memory.
+
+    ``record()`` is called by ``Auth0Authentication.token_verified``. Swap ``timer`` (seconds,
+    monotonic) and ``clock`` (aware datetimes) in subclasses or tests.
+    """
+
+    timer: Callable[[], float] = staticmethod(time.monotonic)
+    clock: Callable[[], datetime] = staticmethod(timezone.now)
+    #: Subjects remembered per process; the least recently seen is forgotten first (its
+    #: unsaved sightings are then lost, which only makes ``times_seen`` a little low).
+    max_entries = 10000
+    #: Minimum seconds between automatic prunes in one process.
+    prune_every = 600
+    #: Minimum seconds between two warnings about failed writes (the rest are logged at DEBUG).
+    warn_every = 60
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple[str, str, str], Sighting] = OrderedDict()
+        self._lock = threading.Lock()
+        self._last_prune: float | None = None
+        self._last_warning: float | None = None
+
+    def __len__(self) -> int:
+        """Return how many (issuer, subject, client) this process remembers."""
+        return len(self._seen)
+
+    def clear(self) -> None:
+        """Forget everything remembered (the next sighting of every subject is written)."""
+        with self._lock:
+            self._seen.clear()
+            self._last_prune = None
+            self._last_warning = None
+
+    def record(self, claims: Claims, user: Any = None) -> None:
+        """Count a sighting of ``claims`` and write it when due; never raises."""
+        if not auth0_settings.RECORD_CLAIMS:
+            return
+        try:
+            self._record(claims, user)
+        except Exception as exc:  # noqa: BLE001  (a broken record must never fail the request)
+            self._log_failure("record the claims of a verified token", exc)
+
+    def _record(self, claims: Claims, user: Any) -> None:
+        key, custom, scopes, user_id, digest = self.describe(claims, user)
+        now = self.timer()
+        with self._lock:
+            sighting = self._seen.get(key)
+            if (
+                sighting is not None
+                and sighting.fingerprint == digest
+                and now - sighting.written_at < auth0_settings.RECORD_INTERVAL
+            ):
+                sighting.unsaved += 1
+                self._seen.move_to_end(key)
+                return
+            count = 1 + (sighting.unsaved if sighting is not None else 0)
+            # Claim the write before leaving the lock, so concurrent requests count instead of
+            # writing too. A failed write is retried after RECORD_INTERVAL, not on every request.
+            self._seen[key] = Sighting(digest, now)
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+        try:
+            self.write(key, custom, scopes, user_id, digest, count)
+        except Exception:
+            with self._lock:
+                current = self._seen.get(key)
+                if current is not None:
+                    current.unsaved += count  # keep the count for the next attempt
+            raise
+        self.maybe_prune()
+
+    def describe(self, claims: Claims, user: Any) -> tuple[tuple[str, str, str], dict[str, Any], list[str], Any, str]:
+        """Return the key, redacted custom claims, scopes, user id and fingerprint of a sighting.
+
+        A token already verified comes back as the same ``Claims`` object (the verified-token
+        cache), usually with the same user object (the user cache): the result is kept on the
+        claims for that user and those settings, so the steady state skips the JSON and hashing.
+        """
+        settings_now = (auth0_settings.REDACTED_CLAIMS, auth0_settings.STANDARD_CLAIMS)
+        memo = claims.__dict__.get(_MEMO_ATTRIBUTE)
+        if (
+            memo is not None
+            and memo[0] is user
+            and memo[1] == getattr(user, "pk", None)
+            and memo[2][0] is settings_now[0]
+            and memo[2][1] is settings_now[1]
+        ):
+            return memo[3]
+        key = (claims.iss, claims.sub, claims.client_id or "")
+        custom = redact(claims.custom_claims)
+        scopes = sorted(claims.granted)
+        user_id = self.user_id(user)
+        described = (key, custom, scopes, user_id, fingerprint(custom, scopes, user_id))
+        claims.__dict__[_MEMO_ATTRIBUTE] = (user, getattr(user, "pk", None), settings_now, described)
+        return described
+
+    def user_id(self, user: Any) -> Any:
+        """Return the primary key of a database user, or None (anonymous, ``TokenUser``)."""
+        if isinstance(user, _user_model()) and user.pk is not None:
+            return user.pk
+        return None
+
+    def write(
+        self,
+        key: tuple[str, str, str],
+        custom: dict[str, Any],
+        scopes: list[str],
+        user_id: Any,
+        digest: str,
+        count: int,
+    ) -> None:
+        """Create or update the row for ``key``, adding ``count`` sightings, in a savepoint."""
+        issuer, subject, client_id = key
+        now = self.clock()
+        values = {
+            "claims": custom,
+            "claim_names": "\n".join(sorted(custom)),
+            "scopes": scopes,
+            "user_id": user_id,
+            "fingerprint": digest,
+            "last_seen": now,
+        }
+        rows = ClaimRecord.objects.filter(issuer=issuer, subject=subject, client_id=client_id)
+        using = router.db_for_write(ClaimRecord) or DEFAULT_DB_ALIAS
+        # The savepoint keeps a failed write from poisoning a surrounding (ATOMIC_REQUESTS)
+        # transaction: only the savepoint is rolled back, and the error is logged by record().
+        with transaction.atomic(using=using):
+            if rows.update(**values, times_seen=F("times_seen") + count):
+                return
+            try:
+                with transaction.atomic(using=using):
+                    ClaimRecord.objects.create(
+                        issuer=issuer, subject=subject, client_id=client_id, first_seen=now, times_seen=count, **values
+                    )
+            except IntegrityError:
+                # Another process created the row between our update and our insert.
+                rows.update(**values, times_seen=F("times_seen") + count)
+
+    def maybe_prune(self) -> None:
+        """Prune if this process has not done so for ``prune_every`` seconds."""
+        now = self.timer()
+        with self._lock:
+            if self._last_prune is not None and now - self._last_prune < self.prune_every:
+                return
+            self._last_prune = now
+        try:
+            prune(now=self.clock())
+        except Exception as exc:  # noqa: BLE001
+            self._log_failure("prune recorded claims", exc)
+
+    def _log_failure(self, action: str, exc: Exception) -> None:
+        # Only the exception's class and message: the database's message names the table and
+        # the constraint, never a token (tokens are never stored or sent to the database).
+        now = self.timer()
+        with self._lock:
+            loud = self._last_warning is None or now - self._last_warning >= self.warn_every
+            if loud:
+                self._last_warning = now
+        logger.log(
+            logging.WARNING if loud else logging.DEBUG,
+            "auth0_drf: could not %s (the request goes on): %s: %s",
+            action,
+            type(exc).__name__,
+            exc,
+        )
+
+
+def prune(
+    *, max_age: float | None = None, max_rows: int | None = None, now: datetime | None = None, using: str | None = None
+) -> int:
+    """Delete records last seen more than ``max_age`` seconds ago and all but the ``max_rows`` newest.
+
+    The limits default to ``RECORD_MAX_AGE`` and ``RECORD_MAX_ROWS``. Returns how many rows went.
+    """
+    max_age = auth0_settings.RECORD_MAX_AGE if max_age is None else max_age
+    max_rows = auth0_settings.RECORD_MAX_ROWS if max_rows is None else max_rows
+    now = now or timezone.now()
+    using = using or router.db_for_write(ClaimRecord) or DEFAULT_DB_ALIAS
+    records = ClaimRecord.objects.using(using)
+    deleted = 0
+    with transaction.atomic(using=using):
+        deleted += records.filter(last_seen__lt=now - timedelta(seconds=max_age)).delete()[0]
+        # The newest row that goes is the (max_rows + 1)th; it and everything older go with it.
+        boundary = records.order_by("-last_seen", "-pk").values_list("last_seen", "pk")[max_rows : max_rows + 1]
+        for last_seen, pk in boundary:
+            deleted += records.filter(Q(last_seen__lt=last_seen) | Q(last_seen=last_seen, pk__lte=pk)).delete()[0]
+    return deleted
+
+
+#: The recorder ``Auth0Authentication`` uses.
+claim_recorder = ClaimRecorder()
+auth0_settings.on_reset(claim_recorder.clear)

@@ -1,0 +1,269 @@
+"""Claim rules: declarative checks on verified claims, as DRF permissions and as global settings.
+
+As permission classes they compose with DRF's operators, like ``HasScope``::
+
+    permission_classes = [ClaimEquals("https://myapp.example/tenant", "acme") & ClaimIncludes("https://myapp.example/roles", "admin")]
+
+As a global setting they apply to every token auth0_drf accepts, on every request::
+
+    AUTH0_DRF = {..., "CLAIM_RULES": [ClaimEquals("https://myapp.example/tenant", "acme"), MaxTokenAge(3600)]}
+
+(entries may also be dotted paths to rule classes). Two kinds of failure, as RFC 6750 has them:
+
+- An authorization rule (``ClaimEquals``, ``ClaimIncludes``, ``ClaimPredicate``) that fails
+  gives **403** ``insufficient_scope``, with ``{"code": "claim_rule_failed", "rules": [...]}``
+  naming the rule from its configuration. Claim values from the token are never echoed.
+- A token-validity rule (``MaxTokenAge``) that fails gives **401** ``invalid_token``: the token
+  is no longer good, whatever the endpoint. Such a rule raises wherever it appears in an
+  expression, so ``~MaxTokenAge(60)`` or ``MaxTokenAge(60) | X`` cannot let an old token in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from .claims import Claims
+from .conf import auth0_settings
+from .exceptions import (
+    FAILED_RULES_ATTRIBUTE,
+    AuthenticationFailed,
+    ClaimRuleFailed,
+    InvalidClaim,
+    MissingClaim,
+    TokenError,
+    TokenTooOld,
+)
+from .permissions import BoundPermissionMetaclass, token_claims
+
+logger = logging.getLogger("auth0_drf")
+
+
+class ClaimRule(BasePermission, metaclass=BoundPermissionMetaclass):
+    """Base class: ``check(claims)`` passes, or raises ``ClaimRuleFailed`` (403) or a ``TokenError`` (401).
+
+    Subclasses implement ``check`` and a ``bind`` classmethod that validates the rule's
+    arguments and returns ``cls.bound(label, **attributes)``; ``label`` is the rule's
+    description in error bodies, so it must come from configuration only.
+    """
+
+    #: How the rule is named in 403 bodies and logs.
+    description: str = "claim rule"
+    code = ClaimRuleFailed.code
+    message: Any = "The access token does not satisfy a rule of this API."
+
+    @classmethod
+    def bind(cls, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{cls.__name__} takes no arguments")
+
+    def check(self, claims: Claims) -> None:
+        """Raise ``ClaimRuleFailed`` or a ``TokenError`` unless ``claims`` satisfy the rule."""
+        raise NotImplementedError
+
+    def fail(self) -> ClaimRuleFailed:
+        """Return the error for this rule (its description only: never a claim value)."""
+        return ClaimRuleFailed(rule=self.description)
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        claims = token_claims(request)
+        if claims is None:
+            return False  # not an auth0_drf token: no claim can be trusted
+        try:
+            self.check(claims)
+        except ClaimRuleFailed as exc:
+            failed = getattr(request, FAILED_RULES_ATTRIBUTE, [])
+            if exc.rule not in failed:
+                setattr(request, FAILED_RULES_ATTRIBUTE, failed + [exc.rule])
+            self.message = {"detail": exc.message, "code": exc.code, "rules": [exc.rule]}
+            return False
+        except TokenError as exc:
+            raise reject_token(request, exc) from None
+        return True
+
+    def __repr__(self) -> str:
+        return f"<{self.description}>"
+
+
+def reject_token(request: Request, error: TokenError) -> AuthenticationFailed:
+    """Return the 401 for a token found invalid after authentication (by a token-validity rule).
+
+    The authenticator that accepted the token builds it, so the ``WWW-Authenticate`` challenge
+    carries the error and uses the scheme the token came with.
+    """
+    authenticator = getattr(request, "successful_authenticator", None)
+    reject = getattr(authenticator, "reject", None)
+    return reject(request, error) if callable(reject) else AuthenticationFailed(error)
+
+
+def _check_claim_name(rule: str, claim: Any) -> str:
+    if not isinstance(claim, str) or not claim:
+        raise ValueError(f"{rule}: the claim name must be a non-empty string, not {claim!r}")
+    return claim
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    # JSON's true is not 1, and "1" is not 1: compare types as well as values.
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return actual is expected
+    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
+        return actual == expected
+    return type(actual) is type(expected) and actual == expected
+
+
+class ClaimEquals(ClaimRule):
+    """Require ``claims[claim] == value``: ``ClaimEquals("https://myapp.example/tenant", "acme")``.
+
+    Types must match too (``"1"`` is not ``1``, ``true`` is not ``1``). A missing claim fails.
+    """
+
+    claim: str = ""
+    value: Any = None
+
+    @classmethod
+    def bind(cls, claim: str, value: Any) -> Any:
+        _check_claim_name(cls.__name__, claim)
+        label = f"{cls.__name__}({claim!r}, {value!r})"
+        return type(cls).bound(cls, label, claim=claim, value=value, description=label)
+
+    def check(self, claims: Claims) -> None:
+        if self.claim not in claims or not _same(claims[self.claim], self.value):
+            raise self.fail()
+
+
+class ClaimIncludes(ClaimRule):
+    """Require a claim (an array, or a space-delimited string) to include every value named.
+
+    ``ClaimIncludes("https://myapp.example/roles", "admin")``; with ``any_of=True``, one of the
+    values suffices. A missing claim, or one of another type, fails.
+    """
+
+    claim: str = ""
+    values: tuple[str, ...] = ()
+    any_of = False
+
+    @classmethod
+    def bind(cls, claim: str, *values: str, any_of: bool = False) -> Any:
+        _check_claim_name(cls.__name__, claim)
+        if not values or not all(isinstance(v, str) and v for v in values):
+            raise ValueError(f"{cls.__name__}: name one or more non-empty string values")
+        shown = ", ".join(repr(v) for v in values)
+        label = f"{cls.__name__}({claim!r}, {shown}{', any_of=True' if any_of else ''})"
+        return type(cls).bound(cls, label, claim=claim, values=tuple(values), any_of=any_of, description=label)
+
+    def check(self, claims: Claims) -> None:
+        value = claims.get(self.claim)
+        if isinstance(value, str):
+            present = set(value.split())
+        elif isinstance(value, list):
+            present = {item for item in value if isinstance(item, str)}
+        else:
+            raise self.fail()
+        test = any if self.any_of else all
+        if not test(v in present for v in self.values):
+            raise self.fail()
+
+
+class ClaimPredicate(ClaimRule):
+    """Require ``predicate(claims)`` to be true: ``ClaimPredicate(is_paying, "a paying customer")``.
+
+    ``description`` names the rule in 403 bodies (default: the function's name). A predicate
+    that raises counts as failed (and is logged with the exception's type only), never as a 500.
+    """
+
+    predicate: Callable[[Claims], Any] | None = None
+
+    @classmethod
+    def bind(cls, predicate: Callable[[Claims], Any], description: str | None = None) -> Any:
+        if not callable(predicate):
+            raise ValueError(f"{cls.__name__}: the predicate must be callable, not {predicate!r}")
+        label = description or getattr(predicate, "__name__", "predicate")
+        return type(cls).bound(cls, f"{cls.__name__}({label!r})", predicate=staticmethod(predicate), description=label)
+
+    def check(self, claims: Claims) -> None:
+        try:
+            result = self.predicate(claims)  # type: ignore[misc]
+        except Exception as exc:
+            logger.warning("auth0_drf: claim rule %r raised %s; treated as failed", self.description, type(exc).__name__)
+            raise self.fail() from None
+        if not result:
+            raise self.fail()
+
+
+class MaxTokenAge(ClaimRule):
+    """Refuse tokens issued more than ``seconds`` ago (from ``iat``, with ``LEEWAY``): 401 ``token_too_old``.
+
+    A token without ``iat`` is refused too. For the whole API, ``MAX_TOKEN_AGE`` does the
+    same inside verification (and bounds how long a verified token stays cached).
+    """
+
+    seconds: float = 0
+    timer: Callable[[], float] = staticmethod(time.time)
+
+    @classmethod
+    def bind(cls, seconds: float) -> Any:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"{cls.__name__}: seconds must be a number of at least 0, not {seconds!r}")
+        label = f"{cls.__name__}({seconds!r})"
+        return type(cls).bound(cls, label, seconds=seconds, description=label)
+
+    def check(self, claims: Claims) -> None:
+        iat = claims.get("iat")
+        if iat is None:
+            raise MissingClaim(claim="iat")
+        if isinstance(iat, bool) or not isinstance(iat, (int, float)):
+            raise InvalidClaim("The access token's 'iat' claim is not a number.", claim="iat")
+        if self.timer() > iat + self.seconds + auth0_settings.LEEWAY:
+            raise TokenTooOld()
+
+
+# --- global rules (CLAIM_RULES) ----------------------------------------------------------
+
+_rules: tuple[ClaimRule, ...] | None = None
+_rules_lock = threading.Lock()
+
+
+def load_rule(entry: Any) -> ClaimRule:
+    """Return a rule instance for one ``CLAIM_RULES`` entry: a rule class, an instance, or a dotted path."""
+    if isinstance(entry, str):
+        entry = import_string(entry)
+    if isinstance(entry, type) and issubclass(entry, ClaimRule):
+        entry = entry()
+    if not isinstance(entry, ClaimRule) or type(entry).check is ClaimRule.check:
+        raise ImproperlyConfigured(
+            f"AUTH0_DRF['CLAIM_RULES'] entries must be claim rules such as ClaimEquals(...), not {entry!r}."
+        )
+    return entry
+
+
+def get_claim_rules() -> tuple[ClaimRule, ...]:
+    """Return the rules of ``CLAIM_RULES``, loaded once per settings change."""
+    global _rules
+    rules = _rules
+    if rules is None:
+        with _rules_lock:
+            if _rules is None:
+                _rules = tuple(load_rule(entry) for entry in auth0_settings.CLAIM_RULES or ())
+            rules = _rules
+    return rules
+
+
+def check_claim_rules(claims: Mapping[str, Any]) -> None:
+    """Apply every ``CLAIM_RULES`` rule: raise ``ClaimRuleFailed`` (403) or a ``TokenError`` (401)."""
+    for rule in get_claim_rules():
+        rule.check(claims)  # type: ignore[arg-type]
+
+
+def _reset_rules() -> None:
+    global _rules
+    _rules = None
+
+
+auth0_settings.on_reset(_reset_rules)
