@@ -59,6 +59,22 @@ def wait_for(url_host: str, port: int, timeout: float = 20) -> None:
     raise RuntimeError("gunicorn did not answer in time")
 
 
+def workers_cpu_seconds(master_pid: int) -> float:
+    """Return the CPU time (user + system) used so far by the children of ``master_pid`` (Linux)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # fields[1] is the parent pid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def run_wrk(url: str, token: str | None, duration: int, connections: int) -> dict[str, float]:
     """Run wrk once and return requests/s, p99 (ms) and errors."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
@@ -172,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         jwks_before = jwks_warm
         load_before = os.getloadavg()[0]
         for _ in range(args.rounds):
-            results["public"].append(client(f"{base}/api/public", None, args.duration, args.connections))
-            results["private"].append(client(f"{base}/api/private", token, args.duration, args.connections))
+            for name, path, credentials in (("public", "/api/public", None), ("private", "/api/private", token)):
+                cpu_before = workers_cpu_seconds(server.pid)
+                run = client(f"{base}{path}", credentials, args.duration, args.connections)
+                # Server CPU per request is robust to other load on a shared machine, unlike requests/s.
+                run["cpu_us"] = (workers_cpu_seconds(server.pid) - cpu_before) / max(run["requests"], 1) * 1e6
+                results[name].append(run)
         jwks_during = issuer.jwks_hits() - jwks_before
         load_after = os.getloadavg()[0]
     finally:
@@ -191,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms": max(r["p99_ms"] for r in runs),
             "errors": sum(r["errors"] for r in runs),
             "requests": sum(r["requests"] for r in runs),
+            "cpu_us": statistics.median(r["cpu_us"] for r in runs),
         }
 
     public, private = summary(results["public"]), summary(results["private"])
@@ -208,15 +229,17 @@ def main(argv: list[str] | None = None) -> int:
         f"(DEBUG off, SQLite), load from {tool} on the same machine; {args.rounds} interleaved rounds of "
         f"{args.duration} s per endpoint. Command: `.venv/bin/python benchmarks/load.py`",
         "",
-        "| endpoint | requests/s (median of rounds) | p99 latency (worst round) | errors | requests |",
-        "|---|---:|---:|---:|---:|",
-        f"| /api/public (AllowAny) | {public['rps']:.0f} | {public['p99_ms']:.1f} ms | {public['errors']:.0f} | {public['requests']:.0f} |",
-        f"| /api/private (auth0_drf) | {private['rps']:.0f} | {private['p99_ms']:.1f} ms | {private['errors']:.0f} | {private['requests']:.0f} |",
+        "| endpoint | requests/s (median of rounds) | p99 latency (worst round) | errors | requests | worker CPU per request (median) |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| /api/public (AllowAny) | {public['rps']:.0f} | {public['p99_ms']:.1f} ms | {public['errors']:.0f} | {public['requests']:.0f} | {public['cpu_us']:.0f} µs |",
+        f"| /api/private (auth0_drf) | {private['rps']:.0f} | {private['p99_ms']:.1f} ms | {private['errors']:.0f} | {private['requests']:.0f} | {private['cpu_us']:.0f} µs |",
         "",
         f"- /api/private reaches **{ratio:.2f}×** the requests/s of /api/public, median of the per-round "
         f"ratios (target ≥ 0.9×: {'met' if ratio >= 0.9 else 'NOT met'}); per round: "
         + ", ".join(f"{r:.2f}" for r in ratios)
         + f"; all requests: {private['requests'] / public['requests']:.2f}×. Errors: {public['errors'] + private['errors']:.0f}.",
+        f"- gunicorn workers' CPU per request: /api/private {private['cpu_us'] - public['cpu_us']:+.0f} µs "
+        f"({private['cpu_us'] / public['cpu_us']:.2f}×) over /api/public (from /proc, 10 ms ticks over thousands of requests).",
         f"- JWKS fetches: {jwks_warm} while warming up ({args.workers} workers, each with its own key cache), "
         f"{jwks_during} during the measured rounds.",
         f"- Load average (1 min) before/after the rounds: {load_before:.1f}/{load_after:.1f} on {info['nproc']} CPUs "
