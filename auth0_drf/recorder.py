@@ -157,25 +157,25 @@ class ClaimRecorder:
         """Return the key, redacted custom claims, scopes, user id and fingerprint of a sighting.
 
         A token already verified comes back as the same ``Claims`` object (the verified-token
-        cache), usually with the same user object (the user cache): the result is kept on the
-        claims for that user and those settings, so the steady state skips the JSON and hashing.
+        cache): the result is kept on the claims, for the user's class and primary key (all that
+        ``user_id()`` looks at) and those settings, so the steady state skips the JSON and hashing.
         """
         settings_now = (auth0_settings.REDACTED_CLAIMS, auth0_settings.STANDARD_CLAIMS)
+        user_key = (type(user), getattr(user, "pk", None))
         memo = claims.__dict__.get(_MEMO_ATTRIBUTE)
         if (
             memo is not None
-            and memo[0] is user
-            and memo[1] == getattr(user, "pk", None)
-            and memo[2][0] is settings_now[0]
-            and memo[2][1] is settings_now[1]
+            and memo[0] == user_key
+            and memo[1][0] is settings_now[0]
+            and memo[1][1] is settings_now[1]
         ):
-            return memo[3]
+            return memo[2]
         key = (claims.iss, claims.sub, claims.client_id or "")
         custom = redact(claims.custom_claims)
         scopes = sorted(claims.granted)
         user_id = self.user_id(user)
         described = (key, custom, scopes, user_id, fingerprint(custom, scopes, user_id))
-        claims.__dict__[_MEMO_ATTRIBUTE] = (user, getattr(user, "pk", None), settings_now, described)
+        claims.__dict__[_MEMO_ATTRIBUTE] = (user_key, settings_now, described)
         return described
 
     def user_id(self, user: Any) -> Any:
