@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Callable
 
 from jwt.algorithms import get_default_algorithms
@@ -196,6 +197,9 @@ class TokenVerifier:
         self.cache_size = cache_size
         self._cache: dict[bytes, tuple[Claims, float, JWKSCache]] = {}
         self._cache_lock = threading.Lock()
+        # Checked headers by their base64url text: one issuer's tokens share a handful of
+        # headers (alg, typ, kid), so a new token's header is usually decoded and checked already.
+        self._headers: dict[str, tuple[Mapping[str, Any], str]] = {}
         options = dict(jwks_options or {})
         self.jwks: dict[str, JWKSCache] = {
             config.issuer: JWKSCache(
@@ -246,8 +250,7 @@ class TokenVerifier:
         if len(segments) != 3:
             raise NotAJWT()
         header_segment, payload_segment, signature_segment = segments
-        header = decode_segment(header_segment, "header")
-        alg = self.check_header(header)
+        header, alg = self.checked_header(header_segment)
         payload = decode_segment(payload_segment, "payload")
         config = self.select_issuer(payload)
         jwks = self.jwks[config.issuer]
@@ -266,6 +269,24 @@ class TokenVerifier:
             exc.data["verified"] = verified_context(header, payload)
             raise
         return Claims(payload, header=header, token=token), jwks
+
+    def checked_header(self, segment: str) -> tuple[Mapping[str, Any], str]:
+        """Return the decoded header (read-only) and its algorithm, decoding and checking it once.
+
+        The result is a pure function of the segment's text and this verifier's settings, so
+        it is kept (up to ``max_headers`` segments; a rejected header is never kept).
+        """
+        known = self._headers.get(segment)
+        if known is not None:
+            return known
+        header = decode_segment(segment, "header")
+        checked = (MappingProxyType(header), self.check_header(header))
+        if len(self._headers) < self.max_headers:
+            self._headers[segment] = checked
+        return checked
+
+    #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
+    max_headers = 64
 
     def check_header(self, header: Mapping[str, Any]) -> str:
         """Check the JOSE header and return its (allowed) algorithm."""

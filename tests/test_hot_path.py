@@ -86,3 +86,23 @@ def raw_token(auth: Auth0Authentication, header: str):
 def test_bearer_fast_path_agrees_with_the_general_path(scheme, gap, token):
     header = scheme + gap + token
     assert raw_token(Auth0Authentication(), header) == raw_token(GeneralPathOnly(), header)
+
+
+@pytest.mark.django_db
+def test_checked_headers_are_kept_read_only_bounded_and_never_when_rejected(auth0_issuer):
+    from auth0_drf.exceptions import UnsupportedAlgorithm
+    from auth0_drf.tokens import get_verifier
+
+    verifier = get_verifier()
+    first, second = auth0_issuer.token(claims={"jti": "1"}), auth0_issuer.token(claims={"jti": "2"})
+    assert verifier.verify(first).header is verifier.verify(second).header  # one header, checked once
+    with pytest.raises(TypeError):
+        verifier.verify(first).header["alg"] = "none"  # shared, so read-only
+    bad = segment_of('{"alg": "HS256", "typ": "JWT"}')
+    for _ in range(2):
+        with pytest.raises(UnsupportedAlgorithm):
+            verifier.checked_header(bad)
+    assert bad not in verifier._headers
+    for i in range(verifier.max_headers + 10):
+        verifier.checked_header(segment_of(json.dumps({"alg": "RS256", "kid": f"k{i}"})))
+    assert len(verifier._headers) == verifier.max_headers
