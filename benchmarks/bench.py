@@ -4,7 +4,7 @@
 Run from the repository root (simplejwt is installed for the peer rows only)::
 
     .venv/bin/pip install -r benchmarks/requirements.txt
-    .venv/bin/python benchmarks/bench.py            # about a minute; rewrites benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/bench.py            # about 20 s; rewrites its section of benchmarks/RESULTS.md
     .venv/bin/python benchmarks/bench.py --smoke    # a few seconds; fails only on errors (CI)
 
 Every case runs once per round, in a shuffled order, so that drift of a shared machine hits all

@@ -4,7 +4,7 @@
 Run from the repository root (needs gunicorn from benchmarks/requirements.txt, and ``wrk``
 from Debian's package of that name; without wrk a bounded Python client is used)::
 
-    .venv/bin/python benchmarks/load.py                 # ~1 minute; updates benchmarks/RESULTS.md
+    .venv/bin/python benchmarks/load.py                 # ~2 minutes; updates benchmarks/RESULTS.md
     .venv/bin/python benchmarks/load.py --duration 3 --rounds 1 --no-write
 
 The script starts a LocalIssuer (JWKS over loopback HTTP) and gunicorn with sync workers
