@@ -5,6 +5,7 @@ These tests count; they never time anything (benchmarks/bench.py does that).
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -241,8 +242,6 @@ def test_without_a_shared_cache_each_worker_fetches(auth0_issuer):
 
 
 def test_workers_needing_keys_at_once_make_one_fetch(auth0_issuer, settings):
-    import threading
-
     from django.core.cache import caches
 
     with override_settings(CACHES=SHARED_CACHES):
@@ -282,10 +281,10 @@ def test_a_failed_shared_fetch_lets_the_waiting_worker_fetch(auth0_issuer, setti
         jwks = next(iter(worker.jwks.values()))
         marker = jwks._shared_key(auth0_issuer.jwks_uri) + ":fetching"
         caches["jwks"].set(marker, 1, timeout=1)  # another worker is fetching...
-        threading_timer = __import__("threading").Timer(0.2, lambda: caches["jwks"].delete(marker))
-        threading_timer.start()  # ...and gives up without a copy
+        gives_up = threading.Timer(0.2, lambda: caches["jwks"].delete(marker))
+        gives_up.start()  # ...and gives up without a copy
         worker.verify(auth0_issuer.token())
-        threading_timer.join()
+        gives_up.join()
         assert auth0_issuer.jwks_hits() == 1
         caches["jwks"].clear()
 
