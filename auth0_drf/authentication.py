@@ -44,6 +44,8 @@ logger = logging.getLogger("auth0_drf")
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME_AND_REST = re.compile(r"\s*(\S+)(.*)", re.DOTALL)
+# The common, well-formed case in one scan; anything else takes the general path below.
+_BEARER_TOKEN = re.compile(r"(?i:bearer) ([A-Za-z0-9\-._~+/]+=*)")
 _ERROR_ATTRIBUTE = "_auth0_drf_error"
 
 
@@ -120,16 +122,20 @@ class Auth0Authentication(BaseAuthentication):
                     "Access tokens are not accepted in the URL: send 'Authorization: Bearer <access token>'."
                 )
             return None
-        match = _SCHEME_AND_REST.fullmatch(header)
-        scheme = self.get_scheme(match.group(1)) if match is not None else None
-        if scheme is None:
-            return None
-        token = match.group(2).strip(" \t")
-        if not token:
-            raise InvalidAuthorizationHeader(f"The Authorization header has no token after '{scheme}'.")
-        if not _B64TOKEN.fullmatch(token):
-            raise InvalidAuthorizationHeader()
-        if "access_token" in request.query_params:
+        fast = _BEARER_TOKEN.fullmatch(header) if self.keyword == "Bearer" else None
+        if fast is not None:
+            scheme, token = self.keyword, fast.group(1)
+        else:
+            match = _SCHEME_AND_REST.fullmatch(header)
+            scheme = self.get_scheme(match.group(1)) if match is not None else None
+            if scheme is None:
+                return None
+            token = match.group(2).strip(" \t")
+            if not token:
+                raise InvalidAuthorizationHeader(f"The Authorization header has no token after '{scheme}'.")
+            if not _B64TOKEN.fullmatch(token):
+                raise InvalidAuthorizationHeader()
+        if "access_token" in request.META.get("QUERY_STRING", "") and "access_token" in request.query_params:
             # RFC 6750 section 3.1: more than one method of sending the token is invalid_request.
             raise InvalidAuthorizationHeader("Send the access token once, in the Authorization header only.")
         setattr(request, SCHEME_ATTRIBUTE, scheme)

@@ -47,6 +47,14 @@ class Claims(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._claims)
 
+    # Mapping's generic get() and __contains__ go through __getitem__ and KeyError; these run
+    # on every request.
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._claims.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._claims
+
     def __repr__(self) -> str:
         # The token is deliberately left out, so that a logged request.auth leaks nothing.
         return f"<Claims sub={self._claims.get('sub')!r} iss={self._claims.get('iss')!r}>"
@@ -82,7 +90,7 @@ class Claims(Mapping[str, Any]):
         except (OverflowError, OSError, ValueError):  # a valid but absurd exp, beyond year 9999
             return datetime.max.replace(tzinfo=timezone.utc)
 
-    @property
+    @cached_property
     def is_machine(self) -> bool:
         """Whether this is a machine-to-machine (client credentials) token."""
         return self._claims.get("gty") == "client-credentials" or str(self._claims.get("sub", "")).endswith("@clients")

@@ -112,12 +112,11 @@ class Auth0Settings:
     def __getattr__(self, name: str) -> Any:
         if name not in self.defaults:
             raise AttributeError(f"Invalid AUTH0_DRF setting: {name!r}")
-        try:
-            return self._cache[name]
-        except KeyError:
-            value = self.user_settings.get(name, self.defaults[name])
-            self._cache[name] = value
-            return value
+        value = self.user_settings.get(name, self.defaults[name])
+        # Stored on the instance, so later reads are plain attribute reads that never reach
+        # __getattr__ (settings are read on every request); reload() removes them.
+        self.__dict__[name] = value
+        return value
 
     @property
     def issuers(self) -> tuple[IssuerConfig, ...]:
@@ -148,6 +147,8 @@ class Auth0Settings:
     def reload(self) -> None:
         """Forget cached values and everything built from them."""
         self._cache.clear()
+        for name in [name for name in list(self.__dict__) if name in self.defaults]:
+            del self.__dict__[name]
         for callback in self._reset_callbacks:
             callback()
 

@@ -297,9 +297,20 @@ class JWKSCache:
         shared = self._read_shared(uri)
         if shared is not None:
             return shared
-        result = fetch_json(uri, timeout=self.timeout, max_bytes=self.max_bytes)
-        logger.info("auth0_drf: fetched JWKS from %s in %.0f ms", uri, result.elapsed * 1000)
-        self._write_shared(uri, result)
+        claimed = self._claim_shared_fetch(uri)
+        # Claimed: the previous holder may have shared its copy just before letting go; look again.
+        shared = self._read_shared(uri) if claimed else self._wait_for_shared(uri)
+        if shared is not None:
+            if claimed:
+                self._release_shared_fetch(uri)
+            return shared
+        try:
+            result = fetch_json(uri, timeout=self.timeout, max_bytes=self.max_bytes)
+            logger.info("auth0_drf: fetched JWKS from %s in %.0f ms", uri, result.elapsed * 1000)
+            self._write_shared(uri, result)
+        finally:
+            if claimed:
+                self._release_shared_fetch(uri)
         return result
 
     def _jwks_location(self) -> str:
@@ -347,6 +358,42 @@ class JWKSCache:
             return None
         self._shared_seen = entry["fetched"]
         return FetchResult(entry["data"], entry.get("max_age"), 0.0)
+
+    # Workers that need keys at the same moment (a cold start under load) would all fetch:
+    # the first to add a short-lived marker fetches, the others wait for its copy.
+    shared_poll_interval = 0.05
+
+    def _claim_shared_fetch(self, uri: str) -> bool:
+        if self.shared_cache is None:
+            return True
+        try:
+            return bool(self.shared_cache.add(self._shared_key(uri) + ":fetching", 1, timeout=int(self.timeout) + 1))
+        except Exception:
+            logger.warning("auth0_drf: the shared JWKS cache could not be written", exc_info=True)
+            return True
+
+    def _release_shared_fetch(self, uri: str) -> None:
+        if self.shared_cache is None:
+            return
+        try:
+            self.shared_cache.delete(self._shared_key(uri) + ":fetching")
+        except Exception:
+            logger.warning("auth0_drf: the shared JWKS cache could not be written", exc_info=True)
+
+    def _wait_for_shared(self, uri: str) -> FetchResult | None:
+        """Wait up to ``timeout`` for another process's fetch; None means fetch ourselves."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            time.sleep(self.shared_poll_interval)
+            shared = self._read_shared(uri)
+            if shared is not None:
+                return shared
+            try:
+                if self.shared_cache.get(self._shared_key(uri) + ":fetching") is None:
+                    return self._read_shared(uri)  # the other fetch ended without a copy: ours
+            except Exception:
+                return None
+        return None
 
     def _write_shared(self, uri: str, result: FetchResult) -> None:
         if self.shared_cache is None:

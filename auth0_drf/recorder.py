@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, router, transaction
 from django.db.models import F, Q
@@ -52,6 +53,22 @@ def fingerprint(*parts: Any) -> str:
     """Return a stable digest of JSON-serialisable ``parts`` (key order does not matter)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+_user_models: dict[str, Any] = {}
+
+
+def _user_model() -> Any:
+    # get_user_model() parses the setting and asks the app registry on each call: once per name.
+    name = django_settings.AUTH_USER_MODEL
+    model = _user_models.get(name)
+    if model is None:
+        model = _user_models[name] = get_user_model()
+    return model
+
+
+#: Where ``ClaimRecorder.describe`` keeps its result on a ``Claims`` object.
+_MEMO_ATTRIBUTE = "_auth0_drf_record_memo"
 
 
 @dataclass
@@ -107,11 +124,7 @@ class ClaimRecorder:
             self._log_failure("record the claims of a verified token", exc)
 
     def _record(self, claims: Claims, user: Any) -> None:
-        key = (claims.iss, claims.sub, claims.client_id or "")
-        custom = redact(claims.custom_claims)
-        scopes = sorted(claims.granted)
-        user_id = self.user_id(user)
-        digest = fingerprint(custom, scopes, user_id)
+        key, custom, scopes, user_id, digest = self.describe(claims, user)
         now = self.timer()
         with self._lock:
             sighting = self._seen.get(key)
@@ -140,9 +153,34 @@ class ClaimRecorder:
             raise
         self.maybe_prune()
 
+    def describe(self, claims: Claims, user: Any) -> tuple[tuple[str, str, str], dict[str, Any], list[str], Any, str]:
+        """Return the key, redacted custom claims, scopes, user id and fingerprint of a sighting.
+
+        A token already verified comes back as the same ``Claims`` object (the verified-token
+        cache): the result is kept on the claims, for the user's class and primary key (all that
+        ``user_id()`` looks at) and those settings, so the steady state skips the JSON and hashing.
+        """
+        settings_now = (auth0_settings.REDACTED_CLAIMS, auth0_settings.STANDARD_CLAIMS)
+        user_key = (type(user), getattr(user, "pk", None))
+        memo = claims.__dict__.get(_MEMO_ATTRIBUTE)
+        if (
+            memo is not None
+            and memo[0] == user_key
+            and memo[1][0] is settings_now[0]
+            and memo[1][1] is settings_now[1]
+        ):
+            return memo[2]
+        key = (claims.iss, claims.sub, claims.client_id or "")
+        custom = redact(claims.custom_claims)
+        scopes = sorted(claims.granted)
+        user_id = self.user_id(user)
+        described = (key, custom, scopes, user_id, fingerprint(custom, scopes, user_id))
+        claims.__dict__[_MEMO_ATTRIBUTE] = (user_key, settings_now, described)
+        return described
+
     def user_id(self, user: Any) -> Any:
         """Return the primary key of a database user, or None (anonymous, ``TokenUser``)."""
-        if isinstance(user, get_user_model()) and user.pk is not None:
+        if isinstance(user, _user_model()) and user.pk is not None:
             return user.pk
         return None
 

@@ -21,9 +21,11 @@ import hashlib
 import json
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Callable
 
 from jwt.algorithms import get_default_algorithms
@@ -116,6 +118,46 @@ def _check_json(text: str, value: Any) -> None:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("lone surrogate in a JSON string") from None
+_scan_once = _decoder.scan_once
+
+# base64url to the standard alphabet for binascii. "+", "/" and "=" become "!", which no
+# base64 decoder accepts, so a segment must be unpadded base64url and nothing else.
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/!!!")
+
+if sys.version_info >= (3, 11):
+
+    def b64url_decode(segment: str) -> bytes | None:
+        """Return the bytes of an unpadded base64url segment, or None when it is not one."""
+        # One C call checks the alphabet, the length and decodes (strict mode rejects any
+        # character outside the alphabet, where a regex plus base64.urlsafe_b64decode took two).
+        if not segment:
+            return None
+        try:
+            data = segment.encode("ascii").translate(_TO_STANDARD_ALPHABET)
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
+        except (UnicodeEncodeError, binascii.Error):
+            return None
+
+else:  # pragma: no cover (Python 3.10 has no strict mode)
+
+    def b64url_decode(segment: str) -> bytes | None:
+        """Return the bytes of an unpadded base64url segment, or None when it is not one."""
+        if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+            return None
+        data = segment.encode("ascii").translate(_TO_STANDARD_ALPHABET)
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+
+
+def _json_object(text: str) -> Any:
+    # The C scanner directly: JSONDecoder.decode() adds two Python calls. Anything it does not
+    # consume whole (surrounding whitespace, trailing data) takes the full, equally strict path.
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:
+        return _decoder.decode(text)
+    if end != len(text):
+        return _decoder.decode(text)
+    return value
 
 
 def decode_segment(segment: str, what: str) -> dict[str, Any]:
@@ -126,14 +168,14 @@ def decode_segment(segment: str, what: str) -> dict[str, Any]:
     nesting deeper than ``MAX_JSON_DEPTH``,
     lone surrogate escapes (``"\\ud800"``), and anything but a JSON object.
     """
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+    raw = b64url_decode(segment)
+    if raw is None:
         raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). " + _AUDIENCE_HINT)
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         text = raw.decode("utf-8")
-        value = _decoder.decode(text)
+        value = _json_object(text)
         _check_json(text, value)
-    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise NotAJWT(f"The access token's {what} is not valid JSON; it is not a JWT.") from None
     if not isinstance(value, dict):
         raise NotAJWT(f"The access token's {what} is not a JSON object; it is not a JWT.")
@@ -145,17 +187,23 @@ def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> d
     return {"kid": header.get("kid"), "iss": payload.get("iss"), "sub": payload.get("sub")}
 
 
+_MAX_TIME = 2**53
+
+
 def _is_number(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float: no usable time, and not a crash
-        return False
+    # Exact types (JSON gives only int and float): this excludes bool without a second check.
+    # Integers beyond any usable time are refused too: they cannot become a float or a date.
+    kind = type(value)
+    return (kind is int and -_MAX_TIME < value < _MAX_TIME) or (kind is float and math.isfinite(value))
 
 
 def _string_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if not isinstance(value, list):
+        return False
+    for item in value:  # a loop, not all(<generator>): this runs on every first sight
+        if not isinstance(item, str):
+            return False
+    return True
 
 
 class TokenVerifier:
@@ -193,6 +241,9 @@ class TokenVerifier:
         self.cache_size = cache_size
         self._cache: dict[bytes, tuple[Claims, float, JWKSCache]] = {}
         self._cache_lock = threading.Lock()
+        # Checked headers by their base64url text: one issuer's tokens share a handful of
+        # headers (alg, typ, kid), so a new token's header is usually decoded and checked already.
+        self._headers: dict[str, tuple[Mapping[str, Any], str]] = {}
         options = dict(jwks_options or {})
         self.jwks: dict[str, JWKSCache] = {
             config.issuer: JWKSCache(
@@ -243,17 +294,16 @@ class TokenVerifier:
         if len(segments) != 3:
             raise NotAJWT()
         header_segment, payload_segment, signature_segment = segments
-        header = decode_segment(header_segment, "header")
-        alg = self.check_header(header)
+        header, alg = self.checked_header(header_segment)
         payload = decode_segment(payload_segment, "payload")
         config = self.select_issuer(payload)
         jwks = self.jwks[config.issuer]
         key = jwks.get_signing_key(header.get("kid"), alg)
         if not signature_segment:
             raise InvalidSignature("The access token is not signed.")
-        if not _B64URL.fullmatch(signature_segment) or len(signature_segment) % 4 == 1:
+        signature = b64url_decode(signature_segment)
+        if signature is None:
             raise InvalidSignature()
-        signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
         if base64.urlsafe_b64encode(signature).rstrip(b"=") != signature_segment.encode():
             # Unused low bits set in the last character decode to the same bytes: refuse such
             # variants, so that only the exact text the issuer produced is ever accepted.
@@ -271,6 +321,24 @@ class TokenVerifier:
             exc.data["verified"] = verified_context(header, payload)
             raise
         return Claims(payload, header=header, token=token), jwks
+
+    def checked_header(self, segment: str) -> tuple[Mapping[str, Any], str]:
+        """Return the decoded header (read-only) and its algorithm, decoding and checking it once.
+
+        The result is a pure function of the segment's text and this verifier's settings, so
+        it is kept (up to ``max_headers`` segments; a rejected header is never kept).
+        """
+        known = self._headers.get(segment)
+        if known is not None:
+            return known
+        header = decode_segment(segment, "header")
+        checked = (MappingProxyType(header), self.check_header(header))
+        if len(self._headers) < self.max_headers:
+            self._headers[segment] = checked
+        return checked
+
+    #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
+    max_headers = 64
 
     def check_header(self, header: Mapping[str, Any]) -> str:
         """Check the JOSE header and return its (allowed) algorithm."""
@@ -363,8 +431,10 @@ class TokenVerifier:
             audiences = aud
         else:
             raise InvalidClaim("The access token's 'aud' claim is not a string or a list of strings.", claim="aud")
-        if any(audience in config.audiences for audience in audiences):
-            return
+        accepted = config.audiences
+        for audience in audiences:
+            if audience in accepted:
+                return
         expected = config.audiences[0] if config.audiences else "<your API identifier>"
         if self.looks_like_id_token(payload):
             raise IDTokenNotAccepted(
