@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils.module_loading import import_string
 
 from .claims import Claims
-from .conf import auth0_settings
+from .conf import BuiltFromSettings, auth0_settings
 from .exceptions import UnknownSubject, UserRejected
 from .models import Auth0Identity
 
@@ -199,23 +199,13 @@ class Auth0UserBackend:
         return getattr(user, "is_active", True)
 
 
-_backend: Auth0UserBackend | None = None
+def load_backend() -> Auth0UserBackend:
+    """Return a new instance of the configured ``USER_BACKEND``."""
+    return import_string(auth0_settings.USER_BACKEND)()
 
 
-def get_backend() -> Auth0UserBackend:
-    """Return the configured ``USER_BACKEND`` instance."""
-    global _backend
-    if _backend is None:
-        _backend = import_string(auth0_settings.USER_BACKEND)()
-    return _backend
-
-
-def _reset_backend() -> None:
-    global _backend
-    _backend = None
-
-
-auth0_settings.on_reset(_reset_backend)
+#: Return the configured ``USER_BACKEND`` instance (one per settings change).
+get_backend = BuiltFromSettings(load_backend).get
 
 
 def _forget_saved_user(sender: Any, instance: Any, **kwargs: Any) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -160,3 +161,31 @@ auth0_settings = Auth0Settings()
 def _reload_auth0_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "AUTH0_DRF":
         auth0_settings.reload()
+
+
+T = TypeVar("T")
+
+
+class BuiltFromSettings(Generic[T]):
+    """A process-wide object built from the settings on first use, and dropped when they change.
+
+    ``get()`` is lock-free once built; the first build happens once even when threads race.
+    """
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self.build = build
+        self.value: T | None = None
+        self._lock = threading.Lock()
+        auth0_settings.on_reset(self.reset)
+
+    def get(self) -> T:
+        value = self.value
+        if value is None:
+            with self._lock:
+                if self.value is None:
+                    self.value = self.build()
+                value = self.value
+        return value
+
+    def reset(self) -> None:
+        self.value = None

@@ -36,7 +36,7 @@ from django.utils.encoding import escape_uri_path
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_encode
 
-from .conf import auth0_settings
+from .conf import BuiltFromSettings, auth0_settings
 from .exceptions import DPoPError, NotAJWT, ReplayCacheUnavailable
 from .jwks import SUPPORTED_ALGORITHMS, parse_jwk
 from .tokens import decode_segment
@@ -260,9 +260,6 @@ def base64url_decode_strict(segment: str) -> bytes:
         raise ValueError("not base64url") from None
 
 
-_verifier: DPoPVerifier | None = None
-_verifier_lock = threading.Lock()
-
 
 def build_dpop_verifier() -> DPoPVerifier:
     """Return a new ``DPoPVerifier`` configured from ``AUTH0_DRF``."""
@@ -280,21 +277,5 @@ def build_dpop_verifier() -> DPoPVerifier:
     )
 
 
-def get_dpop_verifier() -> DPoPVerifier:
-    """Return the process-wide DPoP verifier (and its replay cache), built on first use."""
-    global _verifier
-    verifier = _verifier
-    if verifier is None:
-        with _verifier_lock:
-            if _verifier is None:
-                _verifier = build_dpop_verifier()
-            verifier = _verifier
-    return verifier
-
-
-def _reset_verifier() -> None:
-    global _verifier
-    _verifier = None
-
-
-auth0_settings.on_reset(_reset_verifier)
+#: Return the process-wide DPoP verifier (and its replay cache), built on first use.
+get_dpop_verifier = BuiltFromSettings(build_dpop_verifier).get

@@ -21,7 +21,6 @@ As a global setting they apply to every token auth0_drf accepts, on every reques
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -32,7 +31,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from .claims import Claims
-from .conf import auth0_settings
+from .conf import BuiltFromSettings, auth0_settings
 from .exceptions import (
     FAILED_RULES_ATTRIBUTE,
     AuthenticationFailed,
@@ -226,8 +225,6 @@ class MaxTokenAge(ClaimRule):
 
 # --- global rules (CLAIM_RULES) ----------------------------------------------------------
 
-_rules: tuple[ClaimRule, ...] | None = None
-_rules_lock = threading.Lock()
 
 
 def load_rule(entry: Any) -> ClaimRule:
@@ -243,27 +240,16 @@ def load_rule(entry: Any) -> ClaimRule:
     return entry
 
 
-def get_claim_rules() -> tuple[ClaimRule, ...]:
-    """Return the rules of ``CLAIM_RULES``, loaded once per settings change."""
-    global _rules
-    rules = _rules
-    if rules is None:
-        with _rules_lock:
-            if _rules is None:
-                _rules = tuple(load_rule(entry) for entry in auth0_settings.CLAIM_RULES or ())
-            rules = _rules
-    return rules
+def load_claim_rules() -> tuple[ClaimRule, ...]:
+    """Return the rules of ``CLAIM_RULES``, loaded (dotted paths imported) from the settings."""
+    return tuple(load_rule(entry) for entry in auth0_settings.CLAIM_RULES or ())
+
+
+#: Return the rules of ``CLAIM_RULES``, loaded once per settings change.
+get_claim_rules = BuiltFromSettings(load_claim_rules).get
 
 
 def check_claim_rules(claims: Mapping[str, Any]) -> None:
     """Apply every ``CLAIM_RULES`` rule: raise ``ClaimRuleFailed`` (403) or a ``TokenError`` (401)."""
     for rule in get_claim_rules():
         rule.check(claims)  # type: ignore[arg-type]
-
-
-def _reset_rules() -> None:
-    global _rules
-    _rules = None
-
-
-auth0_settings.on_reset(_reset_rules)

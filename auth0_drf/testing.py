@@ -296,8 +296,8 @@ class InProcessIssuer(TestIssuer):
         key = super().rotate(alg, keep_old=keep_old)
         from . import tokens
 
-        if tokens._verifier is not None:
-            self._install(tokens._verifier)
+        if tokens._verifier.value is not None:
+            self._install(tokens._verifier.value)
         return key
 
     def _install(self, verifier: TokenVerifier) -> None:

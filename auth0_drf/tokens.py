@@ -31,7 +31,7 @@ from typing import Any, Callable
 from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
-from .conf import IssuerConfig, auth0_settings
+from .conf import BuiltFromSettings, IssuerConfig, auth0_settings
 from .exceptions import (
     ClaimError,
     IDTokenNotAccepted,
@@ -474,9 +474,6 @@ class TokenVerifier:
                 raise InvalidClaim(f"The access token's '{name}' claim must be a string.", claim=name)
 
 
-_verifier: TokenVerifier | None = None
-_verifier_lock = threading.Lock()
-
 #: Called with every verifier ``build_verifier`` makes: in-process issuers (the test helpers'
 #: ``InProcessIssuer``) install their keys here, so they survive settings changes.
 verifier_hooks: list[Callable[[TokenVerifier], None]] = []
@@ -519,22 +516,8 @@ def build_verifier() -> TokenVerifier:
     return verifier
 
 
-def get_verifier() -> TokenVerifier:
-    """Return the process-wide verifier, built from the settings on first use."""
-    global _verifier
-    verifier = _verifier
-    if verifier is None:
-        with _verifier_lock:
-            if _verifier is None:
-                _verifier = build_verifier()
-            verifier = _verifier
-    return verifier
-
-
-def reset_verifier() -> None:
-    """Drop the process-wide verifier, its key caches and its token cache."""
-    global _verifier
-    _verifier = None
-
-
-auth0_settings.on_reset(reset_verifier)
+_verifier = BuiltFromSettings(build_verifier)
+#: Return the process-wide verifier, built from the settings on first use.
+get_verifier = _verifier.get
+#: Drop the process-wide verifier, its key caches and its token cache.
+reset_verifier = _verifier.reset
