@@ -11,6 +11,7 @@ in several styles (RFC 9068 ``at+jwt``, plain ``JWT``, ES256, no ``kid``) and ID
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import threading
@@ -59,6 +60,8 @@ class ProviderKey:
     def jwk(self) -> dict[str, Any]:
         """Return the published JWK (x5c-free, as many non-Auth0 providers publish)."""
         base = {"kid": self.kid, "use": self.use, "alg": self.alg}
+        if self.kind == "EC":
+            base = {"kid": self.kid}  # minimal, as some providers publish: no use, no alg
         if self.kind == "RSA":
             numbers = self.private.public_key().public_numbers()
             return {"kty": "RSA", "n": _uint(numbers.n), "e": _uint(numbers.e), **base}
@@ -137,13 +140,23 @@ class OpenIDProvider:
                 if provider.status != 200:
                     self._send(provider.status, b'{"error":"unavailable"}')
                 elif self.path in routes:
-                    self._send(200, json.dumps(routes[self.path]()).encode())
+                    # Like most providers behind a CDN: compressed when asked, cacheable, and
+                    # the key set under its own media type (RFC 7517 section 8.5).
+                    body = json.dumps(routes[self.path]()).encode()
+                    kind = "application/jwk-set+json" if self.path == KEYS_PATH else "application/json"
+                    extra = {"Cache-Control": "public, max-age=300"}
+                    if "gzip" in self.headers.get("Accept-Encoding", ""):
+                        body, extra["Content-Encoding"] = gzip.compress(body), "gzip"
+                    self._send(200, body, kind, extra)
                 else:
                     self._send(404, b'{"error":"not_found"}')
 
-            def _send(self, status: int, body: bytes) -> None:
+            def _send(self, status: int, body: bytes, kind: str = "application/json",
+                      extra: dict[str, str] | None = None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
+                for name, value in (extra or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
