@@ -18,9 +18,15 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Read a comma-separated variable; "a, b" means ["a", "b"] (env.list would keep " b")."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-auth0-drf-demo-only-never-in-production")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -105,7 +111,7 @@ DEV_ISSUER = DEBUG and not AUTH0_DOMAIN and not AUTH0_ISSUER
 DEV_ISSUER_URL = env("AUTH0_DEV_ISSUER_URL", default="http://127.0.0.1:8000/")
 DEV_AUDIENCE = "https://auth0-drf-demo/api"
 
-_audiences = env.list("AUTH0_AUDIENCE", default=[DEV_AUDIENCE] if DEV_ISSUER else [])
+_audiences = env_list("AUTH0_AUDIENCE", default=[DEV_AUDIENCE] if DEV_ISSUER else [])
 
 AUTH0_DRF = {
     "DOMAIN": AUTH0_DOMAIN or None,
@@ -115,7 +121,7 @@ AUTH0_DRF = {
     # An issuer given as a URL may be any OpenID provider, whose keys need not be at Auth0's
     # /.well-known/jwks.json: ask its discovery document (Auth0 publishes one too).
     "DISCOVERY": env.bool("AUTH0_DISCOVERY", default=bool(AUTH0_ISSUER and not AUTH0_JWKS_URI and not AUTH0_DOMAIN)),
-    "ALGORITHMS": env.list("AUTH0_ALGORITHMS", default=["RS256"]),
+    "ALGORITHMS": env_list("AUTH0_ALGORITHMS", default=["RS256"]),
     "DPOP": env("AUTH0_DPOP", default="off"),
     "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
     "DEV_ISSUER": DEV_ISSUER,

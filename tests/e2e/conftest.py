@@ -43,11 +43,12 @@ def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> 
     server = start_demo(
         tmp_path_factory.mktemp("demo"),
         DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1, localhost",
         AUTH0_ISSUER=provider.issuer,
-        AUTH0_AUDIENCE=f"{AUDIENCE},{SECOND_AUDIENCE}",
+        # Written the way people write lists: with a space after the comma.
+        AUTH0_AUDIENCE=f"{AUDIENCE}, {SECOND_AUDIENCE}",
         AUTH0_JWKS_URI=provider.jwks_uri,
-        AUTH0_ALGORITHMS="RS256,ES256",
+        AUTH0_ALGORITHMS="RS256, ES256",
     )
     yield server
     server.stop()
