@@ -29,12 +29,9 @@ def provider() -> Iterator[OpenIDProvider]:
 
 
 def start_demo(tmp_path: Path, **variables: str) -> DemoServer:
-    env = demo_env(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        DJANGO_SECRET_KEY="e2e-" + "x" * 60,
-        **variables,
-    )
-    return DemoServer(env, tmp_path / "demo.log").start()
+    database = tmp_path / "demo.sqlite3"
+    env = demo_env(DATABASE_URL=f"sqlite:///{database}", DJANGO_SECRET_KEY="e2e-" + "x" * 60, **variables)
+    return DemoServer(env, tmp_path / "demo.log", database).start()
 
 
 @pytest.fixture(scope="module")

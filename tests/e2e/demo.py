@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,22 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 #: Variables that could configure the demo behind the test's back: they are never inherited.
 _CONTROLLED_PREFIXES = ("AUTH0_", "DJANGO_", "DATABASE_URL")
+
+
+_template: Path | None = None
+
+
+def migrated_database(path: Path) -> None:
+    """Create a migrated SQLite database at ``path`` (migrations run once per test session)."""
+    global _template
+    if _template is None:
+        template = Path(tempfile.mkdtemp(prefix="auth0_drf_e2e_")) / "template.sqlite3"
+        # DEBUG on, nothing configured: the development issuer keeps the system checks quiet.
+        migrated = manage(demo_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{template}"),
+                          "migrate", "--noinput", "--verbosity", "0")
+        assert migrated.returncode == 0, migrated.stderr
+        _template = template
+    shutil.copyfile(_template, path)
 
 
 def free_port() -> int:
@@ -46,16 +64,20 @@ def manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.C
 class DemoServer:
     """``manage.py runserver --noreload`` on a free loopback port, killed on ``stop()``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, database: Path | None = None) -> None:
         self.env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.database = database
 
     def start(self, deadline: float = 30) -> DemoServer:
-        migrated = manage(self.env, "migrate", "--noinput", "--verbosity", "0")
-        assert migrated.returncode == 0, migrated.stderr
+        if self.database is not None:
+            migrated_database(self.database)
+        else:
+            migrated = manage(self.env, "migrate", "--noinput", "--verbosity", "0")
+            assert migrated.returncode == 0, migrated.stderr
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
