@@ -269,11 +269,13 @@ class JWKSCache:
                 return self._keys_or_unavailable()
             finally:
                 self.fetch_count += 1
-            if not isinstance(result.data.get("keys"), list) or (self.keys and not len(parse_jwks(result.data))):
-                # Garbage, or a set with no usable key, never replaces keys that still work.
+            if not isinstance(result.data.get("keys"), list) or not len(parse_jwks(result.data)):
+                # Garbage, or a set with no usable key, never replaces keys that still work; with
+                # none cached it is an outage (503, retried), not a reason to call tokens invalid.
                 self.last_error = "the JWKS has no usable signing keys"
                 self._failed(now)
-                logger.warning("auth0_drf: JWKS from %s has no usable signing keys; keeping cached keys", self.jwks_uri)
+                kept = "; keeping cached keys" if self.keys else ""
+                logger.warning("auth0_drf: JWKS from %s has no usable signing keys%s", self.jwks_uri, kept)
                 return self._keys_or_unavailable()
             self.last_error = None
             self._failures = 0

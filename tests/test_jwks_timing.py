@@ -6,6 +6,8 @@ for this), so nothing here sleeps or depends on the machine's speed.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from auth0_drf.tokens import get_verifier
@@ -84,3 +86,23 @@ def test_a_flood_during_an_outage_is_bounded_by_the_backoff(auth0_issuer, client
     for _ in range(20):
         assert get(client_for, token).status_code == 503
     assert auth0_issuer.jwks_hits() == 1
+
+
+@pytest.mark.parametrize(
+    "unusable",
+    [
+        {"keys": []},
+        {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}]},
+        {"keys": [{"kty": "RSA", "use": "enc", "kid": "enc", "n": "AQAB", "e": "AQAB"}]},
+    ],
+)
+def test_a_first_jwks_with_no_usable_key_is_an_outage_not_an_invalid_token(auth0_issuer, client_for, clock, unusable):
+    # No key to verify anything with is the server's problem: 503 and a retry, not a 401 that
+    # tells clients their (good) token is bad.
+    auth0_issuer.override = lambda path: (200, {"Content-Type": "application/json"}, json.dumps(unusable).encode())
+    response = get(client_for, auth0_issuer.token())
+    assert response.status_code == 503
+    assert response.json()["code"] == "jwks_unavailable"
+    auth0_issuer.override = None
+    clock.now += int(response["Retry-After"])
+    assert get(client_for, auth0_issuer.token()).status_code == 200
