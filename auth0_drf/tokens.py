@@ -19,7 +19,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import re
 import threading
 import time
@@ -57,6 +56,10 @@ _PROFILE_CLAIMS = ("email", "name", "nickname", "picture", "given_name", "family
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SUB_LENGTH = 255
 MAX_KID_LENGTH = 256
+#: The latest NumericDate accepted (9999-12-31T23:59:59Z): a later one is never meant seriously,
+#: and could not be a datetime (``Claims.expires_at``) or even a float (``10**400``).
+MAX_NUMERIC_DATE = 253402300799
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 _AUDIENCE_HINT = (
     "Auth0 issues an opaque or encrypted token when no audience is requested: request the token "
@@ -93,8 +96,13 @@ def decode_segment(segment: str, what: str) -> dict[str, Any]:
         raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). " + _AUDIENCE_HINT)
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = _decoder.decode(raw.decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+        text = raw.decode("utf-8")
+        value = _decoder.decode(text)
+        if _SURROGATE_ESCAPE.search(text):
+            # A lone surrogate (\ud800) is not Unicode text: it could not be logged, stored or
+            # rendered as UTF-8 later (a 500). Escaped pairs (emoji) encode fine and pass.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError, RecursionError):
         raise NotAJWT(f"The access token's {what} is not valid JSON; it is not a JWT.") from None
     if not isinstance(value, dict):
         raise NotAJWT(f"The access token's {what} is not a JSON object; it is not a JWT.")
@@ -107,7 +115,14 @@ def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> d
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """Return whether ``value`` is a usable NumericDate: a number (not a bool) within +/- year 9999.
+
+    Comparing, not ``math.isfinite``: that raises OverflowError on integers like ``10**400``;
+    NaN and infinities fail the comparison.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE
 
 
 def _string_list(value: Any) -> bool:
