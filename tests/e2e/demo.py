@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -27,7 +28,9 @@ def migrated_database(path: Path) -> None:
     """Create a migrated SQLite database at ``path`` (migrations run once per test session)."""
     global _template
     if _template is None:
-        template = Path(tempfile.mkdtemp(prefix="auth0_drf_e2e_")) / "template.sqlite3"
+        folder = tempfile.mkdtemp(prefix="auth0_drf_e2e_")
+        atexit.register(shutil.rmtree, folder, True)
+        template = Path(folder) / "template.sqlite3"
         # DEBUG on, nothing configured: the development issuer keeps the system checks quiet.
         migrated = manage(demo_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{template}"),
                           "migrate", "--noinput", "--verbosity", "0")

@@ -81,6 +81,16 @@ class ProviderKey:
         return jwt.api_jws.encode(json.dumps(payload).encode(), self.private, algorithm=self.alg, headers=header)
 
 
+def sign_raw(key: ProviderKey, header: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Sign exactly ``header`` and ``payload`` with an RSA key, RS256, no library checks in the way."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+    signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
 class OpenIDProvider:
     """A small OpenID provider on 127.0.0.1; ``start()``/``stop()`` bring it up and down."""
 

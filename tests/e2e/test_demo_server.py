@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from .conftest import AUDIENCE, SECOND_AUDIENCE, assert_challenge, assert_rejected
-from .provider import ProviderKey, b64url
+from .provider import ProviderKey, b64url, sign_raw
 
 # --- accepted tokens ---------------------------------------------------------------------
 
@@ -154,6 +154,30 @@ def test_every_bad_token_is_rejected_deliberately(demo, provider):
         except AssertionError as exc:
             failures.append(f"{name}: {exc}")
     assert not failures, "\n".join(failures)
+
+
+HOSTILE_VALUES = [None, True, 0, -1, 1.5, 10**400, 1e308, "", "x", "\ud800", "a\u0000b", [], [1], ["\ud800"], {}, {"a": 1}, "a" * 300]
+CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "scope", "permissions", "azp", "client_id", "gty", "jti", "cnf", "https://auth0-drf-demo/x"]
+HEADERS = ["typ", "kid", "cty", "crit", "jku", "x5c"]
+
+
+def test_signed_tokens_with_hostile_values_never_get_a_500(demo, provider):
+    """Every standard claim and header member, set to each JSON type and edge value, by the real issuer."""
+    seen = set()
+    for name in CLAIMS + HEADERS:
+        for value in HOSTILE_VALUES:
+            payload = provider.claims(scope="read:messages")
+            header = {"alg": "RS256", "typ": "JWT", "kid": provider.current.kid}
+            (header if name in HEADERS else payload)[name] = value
+            token = sign_raw(provider.current, header, payload)
+            for path in ("/api/claims", "/api/messages/") if name in ("scope", "permissions") else ("/api/claims",):
+                response = demo.get(path, token)
+                assert response.status_code in (200, 401, 403), (name, repr(value)[:40], path, response.status_code)
+                if response.status_code != 200:
+                    assert response.json()["code"]
+                    assert len(response.raw.headers.getlist("WWW-Authenticate")) == 1
+                seen.add(response.status_code)
+    assert {200, 401, 403} == seen
 
 
 def test_unverified_claim_text_is_never_echoed(demo, provider):
