@@ -202,6 +202,22 @@ class JWKSCache:
             raise UnknownKey()
         return key
 
+    def renewed_key(self, stale: SigningKey, alg: str) -> SigningKey | None:
+        """Return the key now published under ``stale``'s kid, after a refetch, or None.
+
+        For a signature that ``stale`` does not verify: the refetch is rate-limited like an
+        unknown kid's (at most one per ``refetch_cooldown``), so bad signatures cannot cause a
+        fetch storm either. None when nothing was fetched or the key is unchanged.
+        """
+        if self.static:
+            return None
+        try:
+            keys = self._refresh(force=True, seen_generation=self.generation)
+        except KeysUnavailable:
+            return None
+        key = keys.find(stale.kid, alg)
+        return None if key is None or key is stale or key == stale else key
+
     def is_fresh(self) -> bool:
         """Return whether the keys are within their lifetime (no refresh is due)."""
         return self.static or self.timer() < self._fresh_until

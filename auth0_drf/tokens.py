@@ -227,7 +227,11 @@ class TokenVerifier:
         signature = base64.urlsafe_b64decode(signature_segment + "=" * (-len(signature_segment) % 4))
         signing_input = token[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
-            raise InvalidSignature()
+            # The issuer may have replaced the key under the same kid (some regenerate keys on
+            # restart): look once more, within the same cooldown as an unknown kid.
+            renewed = jwks.renewed_key(key, alg)
+            if renewed is None or not self.algorithms[alg].verify(signing_input, renewed.key, signature):
+                raise InvalidSignature()
         try:
             self.check_claims(payload, header, config)
         except ClaimError as exc:

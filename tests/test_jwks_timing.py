@@ -106,3 +106,31 @@ def test_a_first_jwks_with_no_usable_key_is_an_outage_not_an_invalid_token(auth0
     auth0_issuer.override = None
     clock.now += int(response["Retry-After"])
     assert get(client_for, auth0_issuer.token()).status_code == 200
+
+
+def test_new_key_material_under_the_same_kid_is_used_after_one_refetch(auth0_issuer, client_for, clock):
+    from auth0_drf.issuer import LocalKey
+
+    assert get(client_for, auth0_issuer.token()).status_code == 200
+    clock.now += 1
+    # The issuer restarts with a new key under the old kid.
+    replacement = LocalKey.generate(kid=auth0_issuer.signing_key.kid)
+    auth0_issuer.keys = [replacement]
+    auth0_issuer.signing_key = replacement
+    assert get(client_for, auth0_issuer.token()).status_code == 200
+    assert auth0_issuer.jwks_hits() == 2
+
+
+def test_bad_signatures_refetch_at_most_once_per_cooldown(auth0_issuer, client_for, clock):
+    from auth0_drf.issuer import LocalKey
+
+    assert get(client_for, auth0_issuer.token()).status_code == 200
+    forger = LocalKey.generate(kid=auth0_issuer.signing_key.kid)
+    for _ in range(10):
+        response = get(client_for, auth0_issuer.token(key=forger))
+        assert response.status_code == 401
+        assert response.json()["code"] == "invalid_signature"
+    assert auth0_issuer.jwks_hits() == 2
+    clock.now += 31
+    assert get(client_for, auth0_issuer.token(key=forger)).status_code == 401
+    assert auth0_issuer.jwks_hits() == 3

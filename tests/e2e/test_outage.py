@@ -1,4 +1,5 @@
-"""The provider is down when the demo starts: 503 with Retry-After, then recovery without a restart."""
+"""The provider is down when the demo starts (503 with Retry-After, then recovery without a
+restart of the demo), and later restarts with new keys under the same kid."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from .demo import DemoServer, free_port
-from .provider import OpenIDProvider
+from .provider import OpenIDProvider, ProviderKey
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,22 @@ def test_provider_down_from_the_start_then_recovery(demo: DemoServer, provider: 
         time.sleep(0.2)
     assert response.status_code == 200, response.text
     assert provider.key_requests() == 1
+
+
+def test_a_restart_with_new_key_material_under_the_same_kid_is_picked_up(demo, provider):
+    # Some providers keep one kid ("default", "1") and generate new keys when they restart.
+    assert demo.get("/api/private", provider.access_token()).status_code == 200
+    fetches = provider.key_requests()
+    provider.stop()
+    provider.current = ProviderKey("RSA", provider.current.kid)
+    provider.start()
+    response = demo.get("/api/private", provider.access_token())
+    assert response.status_code == 200, response.text
+    assert provider.key_requests() == fetches + 1
+    # A token signed by nobody's key still costs no further fetch (the cooldown holds).
+    forged = ProviderKey("RSA", provider.current.kid).sign(provider.claims(), {"typ": "JWT"})
+    assert demo.get("/api/private", forged).json()["code"] == "invalid_signature"
+    assert provider.key_requests() == fetches + 1
 
 
 def test_no_request_ever_got_a_500(demo: DemoServer):
