@@ -180,6 +180,10 @@ class OpenIDProvider:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
     def stop(self) -> None:
         """Stop answering (connections are refused); ``start()`` brings it back on the same port."""
         if self._server is not None:

@@ -8,7 +8,7 @@ import jwt
 import pytest
 import requests
 
-from .conftest import assert_rejected, start_demo
+from .conftest import start_demo
 from .demo import DemoServer, demo_env, manage
 
 

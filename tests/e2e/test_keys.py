@@ -1,12 +1,12 @@
 """Key rotation, unknown kids and provider outages, against the real demo server.
 
 This module has its own demo server (and provider), so the unknown-kid refetches of the
-rejection matrix elsewhere do not hold this one's refetch cooldown; the tests run in order.
+rejection matrix elsewhere do not hold this one's refetch cooldown. Only the first test here
+may use the one unknown-kid refetch a cooldown allows (pytest runs them in file order).
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import jwt
@@ -18,7 +18,6 @@ from .provider import ProviderKey
 def test_a_key_published_after_the_first_fetch_is_picked_up_with_one_refetch(demo, provider):
     assert demo.get("/api/private", provider.access_token()).status_code == 200
     fetches = provider.key_requests()
-    assert fetches == 1
     fresh = provider.add_key()  # not announced in advance: only a refetch finds it
     response = demo.get("/api/private", provider.access_token(key=fresh))
     assert response.status_code == 200, response.text
@@ -26,6 +25,7 @@ def test_a_key_published_after_the_first_fetch_is_picked_up_with_one_refetch(dem
 
 
 def test_rotation_to_the_announced_next_key_needs_no_fetch(demo, provider):
+    assert demo.get("/api/private", provider.access_token()).status_code == 200
     fetches = provider.key_requests()
     promoted = provider.rotate()
     assert demo.get("/api/private", provider.access_token(key=promoted)).status_code == 200
