@@ -64,23 +64,39 @@ def manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.C
     )
 
 
+class PortTaken(RuntimeError):
+    """The chosen port was taken before the demo could bind it."""
+
+
 class DemoServer:
     """``manage.py runserver --noreload`` on a free loopback port, killed on ``stop()``."""
 
     def __init__(self, env: dict[str, str], log_path: Path, database: Path | None = None) -> None:
         self.env = env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = 0
+        self.url = ""
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.database = database
 
-    def start(self, deadline: float = 30) -> DemoServer:
+    def start(self, deadline: float = 30, attempts: int = 3) -> DemoServer:
         if self.database is not None:
             migrated_database(self.database)
         else:
             migrated = manage(self.env, "migrate", "--noinput", "--verbosity", "0")
             assert migrated.returncode == 0, migrated.stderr
+        for attempt in range(attempts):
+            try:
+                return self._serve(deadline)
+            except PortTaken:
+                # Someone took the free port between our check and the server's bind: retry.
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _serve(self, deadline: float) -> DemoServer:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
@@ -90,6 +106,9 @@ class DemoServer:
         give_up = time.monotonic() + deadline
         while True:
             if self.process.poll() is not None:
+                self._log.close()
+                if "already in use" in self.log():
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"the demo exited with {self.process.returncode}:\n{self.log()}")
             try:
                 if requests.get(self.url + "/api/public", timeout=1).status_code == 200:
