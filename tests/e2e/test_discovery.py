@@ -35,10 +35,14 @@ def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> 
     server.stop()
 
 
-def test_keys_are_found_through_discovery(demo, provider):
+def test_keys_are_found_through_discovery_once_for_concurrent_first_requests(demo, provider):
+    from concurrent.futures import ThreadPoolExecutor
+
     assert provider.issuer.endswith("/")
-    response = demo.get("/api/private", provider.access_token(style="at+jwt"))
-    assert response.status_code == 200, response.text
+    tokens = [provider.access_token(style="at+jwt") for _ in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(lambda token: demo.get("/api/private", token), tokens))
+    assert [response.status_code for response in responses] == [200] * 12
     assert provider.requests.count(DISCOVERY_PATH) == 1
     assert provider.key_requests() == 1
 

@@ -102,6 +102,13 @@ def test_dpop_misuse_is_refused(demo, provider, case, status, code):
     assert token not in response.text
 
 
+def test_htu_leaves_out_the_query_string(demo, provider):
+    client = Client()
+    token = provider.access_token(cnf={"jkt": client.jkt})
+    proof = client.proof("GET", demo.url + "/api/private", token)
+    assert call(demo, token, proof, path="/api/private?page=2").status_code == 200
+
+
 def test_plain_bearer_tokens_still_work_when_dpop_is_allowed(demo, provider):
     response = demo.get("/api/private", provider.access_token())
     assert response.status_code == 200
