@@ -39,7 +39,7 @@ from jwt.utils import base64url_encode
 from .conf import BuiltFromSettings, auth0_settings
 from .exceptions import DPoPError, NotAJWT, ReplayCacheUnavailable
 from .jwks import SUPPORTED_ALGORITHMS, parse_jwk
-from .tokens import decode_segment
+from .tokens import _is_number, decode_segment
 
 logger = logging.getLogger("auth0_drf")
 
@@ -231,7 +231,7 @@ class DPoPVerifier:
         if not matches:
             raise DPoPError("The DPoP proof was made for another URL (htu).")
         iat = payload.get("iat")
-        if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not math.isfinite(iat):
+        if not _is_number(iat):
             raise DPoPError("The DPoP proof needs an iat (a number).")
         now = self.timer()
         if iat > now + self.leeway:

@@ -151,7 +151,13 @@ def _read_body(response: requests.Response, deadline: float, max_bytes: int, url
             raise FetchError(f"{url} did not answer within {timeout:g} s")
         _shrink_socket_timeout(raw, remaining)
         try:
-            chunk = raw.read1(65536, decode_content=True) if hasattr(raw, "read1") else raw.read(65536, decode_content=True)
+            # decode_content: requests asks for gzip/deflate, and providers (or their CDNs) use
+            # it; the cap below then applies to the decoded bytes, so a compression bomb stops
+            # at max_bytes too.
+            if hasattr(raw, "read1"):
+                chunk = raw.read1(65536, decode_content=True)
+            else:  # urllib3 1.x
+                chunk = raw.read(65536, decode_content=True)
         except Exception:  # socket timeouts and protocol errors surface as many types
             raise FetchError(f"{url} did not answer within {timeout:g} s or broke the connection") from None
         if not chunk:

@@ -135,8 +135,9 @@ class JWKSCache:
 
     One fetch runs at a time; concurrent callers wait for it and use its result. Keys are
     refreshed after their lifetime (the JWKS's ``Cache-Control: max-age`` within bounds, or
-    ``ttl``). A failed refresh keeps the current keys for up to ``max_staleness`` seconds and
-    is retried no sooner than ``refetch_cooldown``; so is a refetch for an unknown ``kid``.
+    ``ttl``). A failed fetch keeps the current keys for up to ``max_staleness`` seconds and
+    is retried after a backoff that doubles from 1 s up to ``refetch_cooldown``; an unknown
+    ``kid`` causes at most one refetch per ``refetch_cooldown``.
     """
 
     timer: Callable[[], float] = staticmethod(time.monotonic)
@@ -173,6 +174,9 @@ class JWKSCache:
         self._fresh_until = 0.0
         self._last_success = 0.0
         self._last_attempt: float | None = None
+        self._last_forced: float | None = None  # the last refetch caused by an unknown kid
+        self._failures = 0  # consecutive failed fetches
+        self._retry_at = 0.0  # after a failure, nothing is fetched before this time
         self._discovered_uri: str | None = None
         self._discovered_at = 0.0
         self.static = False
@@ -198,16 +202,21 @@ class JWKSCache:
             raise UnknownKey()
         return key
 
-    def get_changed_key(self, kid: str | None, alg: str, stale: SigningKey) -> SigningKey | None:
-        """Return the key for ``kid`` and ``alg`` if a refetch shows it changed, else None.
+    def renewed_key(self, stale: SigningKey, alg: str) -> SigningKey | None:
+        """Return the key now published under ``stale``'s kid, after a refetch, or None.
 
-        For an issuer that re-keys under the same ``kid``: called when a signature does not
-        verify with ``stale``. The refetch is rate-limited exactly like one for an unknown ``kid``,
-        so bad signatures cannot make us fetch more than once per ``refetch_cooldown``.
+        For a signature that ``stale`` does not verify: the refetch is rate-limited like an
+        unknown kid's (at most one per ``refetch_cooldown``), so bad signatures cannot cause a
+        fetch storm either. None when nothing was fetched or the key is unchanged.
         """
-        keys = self._refresh(force=True, seen_generation=self.generation)
-        key = keys.find(kid, alg)
-        return key if key is not None and key is not stale else None
+        if self.static:
+            return None
+        try:
+            keys = self._refresh(force=True, seen_generation=self.generation)
+        except KeysUnavailable:
+            return None
+        key = keys.find(stale.kid, alg)
+        return None if key is None or key is stale or key == stale else key
 
     def is_fresh(self) -> bool:
         """Return whether the keys are within their lifetime (no refresh is due)."""
@@ -225,9 +234,23 @@ class JWKSCache:
 
     def seconds_until_retry(self) -> int:
         """Return how long a caller should wait before keys may be fetched again."""
+        if self._failures:
+            return max(1, int(self._retry_at - self.timer() + 0.999))
         if self._last_attempt is None:
             return 1
         return max(1, int(self._last_attempt + self.refetch_cooldown - self.timer() + 0.999))
+
+    def _cooling(self, now: float, force: bool) -> bool:
+        # After failures: an exponential backoff (1 s, 2 s, 4 s... up to the cooldown), so an
+        # issuer that was down when we started is used within a second of coming back, while a
+        # flood of requests still cannot hammer it. An unknown kid may refetch once per cooldown,
+        # counted from the last such refetch, not from the last scheduled fetch: a key added
+        # just after we fetched is picked up at once (issue 2: "accepted after one refetch").
+        if self._failures:
+            return now < self._retry_at
+        if force:
+            return self._last_forced is not None and now - self._last_forced < self.refetch_cooldown
+        return self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown
 
     # --- fetching -----------------------------------------------------------------------
 
@@ -245,15 +268,16 @@ class JWKSCache:
             now = self.timer()
             if not force and self.keys is not None and now < self._fresh_until:
                 return self.keys
-            cooling = self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown
-            if cooling:
+            if self._cooling(now, force):
                 return self._keys_or_unavailable()
             self._last_attempt = now
+            if force:
+                self._last_forced = now
             try:
                 result = self._fetch()
             except FetchError as exc:
                 self.last_error = str(exc)
-                self._fresh_until = now + self.refetch_cooldown
+                self._failed(now)
                 if self.keys is not None:
                     logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", exc)
                 else:
@@ -261,16 +285,25 @@ class JWKSCache:
                 return self._keys_or_unavailable()
             finally:
                 self.fetch_count += 1
-            if not isinstance(result.data.get("keys"), list) or (self.keys and not len(parse_jwks(result.data))):
-                # Garbage, or a set with no usable key, never replaces keys that still work.
+            if not isinstance(result.data.get("keys"), list) or not len(parse_jwks(result.data)):
+                # Garbage, or a set with no usable key, never replaces keys that still work; with
+                # none cached it is an outage (503, retried), not a reason to call tokens invalid.
                 self.last_error = "the JWKS has no usable signing keys"
-                self._fresh_until = now + self.refetch_cooldown
-                logger.warning("auth0_drf: JWKS from %s has no usable signing keys; keeping cached keys", self.jwks_uri)
+                self._failed(now)
+                kept = "; keeping cached keys" if self.keys else ""
+                logger.warning("auth0_drf: JWKS from %s has no usable signing keys%s", self.jwks_uri, kept)
                 return self._keys_or_unavailable()
             self.last_error = None
+            self._failures = 0
             self._install(result.data, result.max_age)
             assert self.keys is not None
             return self.keys
+
+    def _failed(self, now: float) -> None:
+        self._failures += 1
+        delay = min(self.refetch_cooldown, 2.0 ** (self._failures - 1))
+        self._retry_at = now + delay
+        self._fresh_until = now + delay
 
     def _keys_or_unavailable(self) -> KeySet:
         if self.keys is not None and self.timer() - self._last_success <= self.max_staleness:

@@ -59,6 +59,9 @@ _PROFILE_CLAIMS = ("email", "name", "nickname", "picture", "given_name", "family
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_SUB_LENGTH = 255
 MAX_KID_LENGTH = 256
+#: The latest NumericDate accepted (9999-12-31T23:59:59Z): a later one is never meant seriously,
+#: and could not be a datetime (``Claims.expires_at``) or even a float (``10**400``).
+MAX_NUMERIC_DATE = 253402300799
 
 _AUDIENCE_HINT = (
     "Auth0 issues an opaque or encrypted token when no audience is requested: request the token "
@@ -187,14 +190,11 @@ def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> d
     return {"kid": header.get("kid"), "iss": payload.get("iss"), "sub": payload.get("sub")}
 
 
-_MAX_TIME = 2**53
-
-
 def _is_number(value: Any) -> bool:
     # Exact types (JSON gives only int and float): this excludes bool without a second check.
-    # Integers beyond any usable time are refused too: they cannot become a float or a date.
+    # A comparison, not math.isfinite (which overflows on 10**400); NaN and infinities fail it.
     kind = type(value)
-    return (kind is int and -_MAX_TIME < value < _MAX_TIME) or (kind is float and math.isfinite(value))
+    return (kind is int or kind is float) and -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE
 
 
 def _string_list(value: Any) -> bool:
@@ -310,10 +310,10 @@ class TokenVerifier:
             raise InvalidSignature()
         signing_input = token[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
-            # The issuer may have re-keyed under the same kid: verify once more only if a
-            # (rate-limited) refetch publishes different material for it.
-            key = jwks.get_changed_key(header.get("kid"), alg, key)
-            if key is None or not self.algorithms[alg].verify(signing_input, key.key, signature):
+            # The issuer may have replaced the key under the same kid (some regenerate keys on
+            # restart): look once more, within the same cooldown as an unknown kid.
+            renewed = jwks.renewed_key(key, alg)
+            if renewed is None or not self.algorithms[alg].verify(signing_input, renewed.key, signature):
                 raise InvalidSignature()
         try:
             self.check_claims(payload, header, config)

@@ -1,8 +1,11 @@
 """Settings of the demo project, read from the environment with django-environ.
 
 Public interface (keep these names): AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH0_ISSUER, AUTH0_JWKS_URI,
-DATABASE_URL; optional: AUTH0_ALGORITHMS, AUTH0_DPOP ("off", "allowed" or "required"). With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
+DATABASE_URL; optional: AUTH0_ALGORITHMS, AUTH0_DPOP ("off", "allowed" or "required"),
+AUTH0_DISCOVERY. With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
 local development issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
+With AUTH0_ISSUER and no AUTH0_JWKS_URI, the keys' location is read from the issuer's OpenID
+discovery document (any OpenID provider, not only Auth0, keeps its keys where that says).
 """
 
 import importlib.util
@@ -15,9 +18,15 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Read a comma-separated variable; "a, b" means ["a", "b"] (env.list would keep " b")."""
+    return [item.strip() for item in env.list(name, default=default) if item.strip()]
+
+
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="django-insecure-auth0-drf-demo-only-never-in-production")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -102,19 +111,23 @@ if OPENAPI:
 # --- auth0_drf -------------------------------------------------------------------------------
 AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
 AUTH0_ISSUER = env("AUTH0_ISSUER", default="")
+AUTH0_JWKS_URI = env("AUTH0_JWKS_URI", default="")
 # No tenant configured: act as a local development issuer (only ever with DEBUG on).
 DEV_ISSUER = DEBUG and not AUTH0_DOMAIN and not AUTH0_ISSUER
 DEV_ISSUER_URL = env("AUTH0_DEV_ISSUER_URL", default="http://127.0.0.1:8000/")
 DEV_AUDIENCE = "https://auth0-drf-demo/api"
 
-_audiences = env.list("AUTH0_AUDIENCE", default=[DEV_AUDIENCE] if DEV_ISSUER else [])
+_audiences = env_list("AUTH0_AUDIENCE", default=[DEV_AUDIENCE] if DEV_ISSUER else [])
 
 AUTH0_DRF = {
     "DOMAIN": AUTH0_DOMAIN or None,
     "ISSUER": AUTH0_ISSUER or (DEV_ISSUER_URL if DEV_ISSUER else None),
     "AUDIENCE": _audiences[0] if len(_audiences) == 1 else _audiences,
-    "JWKS_URI": env("AUTH0_JWKS_URI", default="") or None,
-    "ALGORITHMS": env.list("AUTH0_ALGORITHMS", default=["RS256"]),
+    "JWKS_URI": AUTH0_JWKS_URI or None,
+    # An issuer given as a URL may be any OpenID provider, whose keys need not be at Auth0's
+    # /.well-known/jwks.json: ask its discovery document (Auth0 publishes one too).
+    "DISCOVERY": env.bool("AUTH0_DISCOVERY", default=bool(AUTH0_ISSUER and not AUTH0_JWKS_URI and not AUTH0_DOMAIN)),
+    "ALGORITHMS": env_list("AUTH0_ALGORITHMS", default=["RS256"]),
     "DPOP": env("AUTH0_DPOP", default="off"),
     "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
     "DEV_ISSUER": DEV_ISSUER,

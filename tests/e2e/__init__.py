@@ -1,0 +1,1 @@
+"""End-to-end tests: the real demo server, an independent OpenID provider, real HTTP."""
