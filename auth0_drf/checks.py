@@ -5,7 +5,7 @@ id         meaning
 =========  ===============================================================================
 E001       no issuer: neither ``DOMAIN``, ``ISSUER`` nor ``ISSUERS`` is set
 E002       no ``AUDIENCE`` for an issuer
-E003       ``DOMAIN`` has a scheme, a path or a port-less oddity (must be a bare host name)
+E003       ``DOMAIN`` has a scheme, a path or a port (it must be a bare host name)
 E004       an Auth0 ``ISSUER`` without its trailing ``/`` (tokens say ``https://x.auth0.com/``)
 E005       an ``http://`` issuer or JWKS URI that is not loopback
 E006       ``ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsupported algorithm
