@@ -392,7 +392,7 @@ def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) 
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
-            "detail": f"The access token lacks required scopes: {' '.join(missing)}.",
+            "detail": f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)}).",
             "code": InsufficientScopeError.code,
             "missing_scopes": missing,
         }
