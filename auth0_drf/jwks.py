@@ -262,9 +262,10 @@ class JWKSCache:
             if self.fetch_count != fetches_before or (
                 seen_generation is not None and self.generation != seen_generation
             ):
-                # Another thread fetched while we waited for the lock: use its result.
+                # Another thread fetched while we waited for the lock: use its result (if that
+                # fetch failed, the kept keys only while they are within max_staleness).
                 if self.keys is not None:
-                    return self.keys
+                    return self._keys_or_unavailable()
             now = self.timer()
             if not force and self.keys is not None and now < self._fresh_until:
                 return self.keys
@@ -303,7 +304,9 @@ class JWKSCache:
         self._failures += 1
         delay = min(self.refetch_cooldown, 2.0 ** (self._failures - 1))
         self._retry_at = now + delay
-        self._fresh_until = now + delay
+        # The kept keys are used without a new attempt until the retry, but never beyond
+        # max_staleness: past it, every request must reach _keys_or_unavailable (503).
+        self._fresh_until = min(now + delay, self._last_success + self.max_staleness)
 
     def _keys_or_unavailable(self) -> KeySet:
         if self.keys is not None and self.timer() - self._last_success <= self.max_staleness:
