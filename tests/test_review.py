@@ -85,10 +85,10 @@ def test_a_token_verified_under_a_removed_key_is_not_cached_after_the_change(aut
     settings.AUTH0_DRF = auth0_issuer.settings()
     old_token = m2m_token(auth0_issuer)
     verifier = get_verifier()
-    claims, jwks = verifier._verify(old_token)  # thread A, up to just before _remember
+    claims, jwks, key_set = verifier._verify(old_token)  # thread A, up to just before _remember
     auth0_issuer.rotate(keep_old=False)
     assert get(m2m_token(auth0_issuer)).status_code == 200  # thread B: unknown kid, refetch, K gone
-    verifier._remember(hashlib.sha256(old_token.encode()).digest(), claims, jwks)  # thread A resumes
+    verifier._remember(hashlib.sha256(old_token.encode()).digest(), claims, jwks, key_set)  # thread A resumes
     assert_rejected(get(old_token), code="unknown_key")
 
 
