@@ -323,6 +323,8 @@ class TokenVerifier:
             if renewed is None or not self.algorithms[alg].verify(signing_input, renewed.key, signature):
                 raise InvalidSignature()
             key = renewed
+        if header_segment not in self._headers and len(self._headers) < self.max_headers:
+            self._headers[header_segment] = (header, alg)
         key_set = jwks.keys
         if key_set is not None and key_set.find(header.get("kid"), alg) is not key:
             key_set = None  # the keys changed while this token was checked: do not cache it
@@ -337,16 +339,14 @@ class TokenVerifier:
         """Return the decoded header (read-only) and its algorithm, decoding and checking it once.
 
         The result is a pure function of the segment's text and this verifier's settings, so
-        it is kept (up to ``max_headers`` segments; a rejected header is never kept).
+        ``_verify`` keeps it (up to ``max_headers`` segments) once a token with this header has
+        passed the signature check: headers of forged tokens never take the places.
         """
         known = self._headers.get(segment)
         if known is not None:
             return known
         header = decode_segment(segment, "header")
-        checked = (MappingProxyType(header), self.check_header(header))
-        if len(self._headers) < self.max_headers:
-            self._headers[segment] = checked
-        return checked
+        return MappingProxyType(header), self.check_header(header)
 
     #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
     max_headers = 64
