@@ -197,6 +197,9 @@ def test_fetches_stuck_on_a_trickling_server_do_not_pile_up_threads():
         {"JWKS_SHARED_CACHE": "no-such-cache"},
         {"MAX_TOKEN_AGE": "3600"},
         {"MAX_TOKEN_AGE": -1},
+        {"USER_BACKEND": "no.such.Backend"},
+        {"REALM": 1},
+        {"CREATE_USERS": "false"},
     ],
 )
 def test_settings_that_break_every_request_fail_the_checks(auth0_issuer, overrides):
