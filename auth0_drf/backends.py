@@ -213,7 +213,10 @@ def _forget_saved_user(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _forget_identity_user(sender: Any, instance: Auth0Identity, **kwargs: Any) -> None:
-    user_cache.forget_user(instance.user_id)
+    # Everything, not only instance.user_id: an identity moved to another user is cached under
+    # its (issuer, subject) with the *previous* user, whose pk the saved instance no longer
+    # names. Identity links change rarely (admin actions), so a full clear costs nothing.
+    user_cache.clear()
 
 
 post_save.connect(_forget_saved_user, sender=get_user_model(), dispatch_uid="auth0_drf_user_saved")

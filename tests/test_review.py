@@ -206,3 +206,21 @@ def test_settings_that_break_every_request_fail_the_checks(auth0_issuer, overrid
     with override_settings(AUTH0_DRF=auth0_issuer.settings(**overrides)):
         errors = check_settings()
     assert any(name in error.msg for error in errors for name in overrides), errors
+
+
+# --- re-linking an identity to another user takes effect at once --------------------------------
+
+
+def test_an_identity_moved_to_another_user_is_not_served_from_the_user_cache(auth0_issuer, settings):
+    from django.contrib.auth import get_user_model
+
+    from auth0_drf.models import Auth0Identity
+
+    settings.AUTH0_DRF = auth0_issuer.settings(USER_CACHE_TTL=300)
+    token = auth0_issuer.token(sub="auth0|moved")
+    first = get(token, "/api/claims").json()["user"]["id"]
+    other = get_user_model().objects.create(username="the-right-account")
+    identity = Auth0Identity.objects.get(subject="auth0|moved")
+    identity.user = other  # an admin re-links the identity (e.g. the first account was compromised)
+    identity.save()
+    assert get(token, "/api/claims").json()["user"]["id"] == other.pk != first
