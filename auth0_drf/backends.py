@@ -104,6 +104,10 @@ class UserCache:
             for key in [key for key, (user, _) in self._entries.items() if user.pk == pk]:
                 del self._entries[key]
 
+    def forget_key(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -212,11 +216,14 @@ def _forget_saved_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     user_cache.forget_user(instance.pk)
 
 
-def _forget_identity_user(sender: Any, instance: Auth0Identity, **kwargs: Any) -> None:
-    # Everything, not only instance.user_id: an identity moved to another user is cached under
-    # its (issuer, subject) with the *previous* user, whose pk the saved instance no longer
-    # names. Identity links change rarely (admin actions), so a full clear costs nothing.
-    user_cache.clear()
+def _forget_identity_user(sender: Any, instance: Auth0Identity, created: bool = False, **kwargs: Any) -> None:
+    user_cache.forget_key((instance.issuer, instance.subject))
+    user_cache.forget_user(instance.user_id)
+    if not created and kwargs.get("signal") is post_save:
+        # An existing link was edited (an admin action, rare): it may have moved to another
+        # user, or to another subject, and the old entry names neither the new user nor the
+        # new key; start afresh. Links created on first sight (the common case) clear nothing.
+        user_cache.clear()
 
 
 post_save.connect(_forget_saved_user, sender=get_user_model(), dispatch_uid="auth0_drf_user_saved")
