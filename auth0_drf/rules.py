@@ -229,7 +229,6 @@ class MaxTokenAge(ClaimRule):
 # --- global rules (CLAIM_RULES) ----------------------------------------------------------
 
 
-
 def load_rule(entry: Any) -> ClaimRule:
     """Return a rule instance for one ``CLAIM_RULES`` entry: a rule class, an instance, or a dotted path."""
     if isinstance(entry, str):
