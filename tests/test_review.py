@@ -224,3 +224,35 @@ def test_an_identity_moved_to_another_user_is_not_served_from_the_user_cache(aut
     identity.user = other  # an admin re-links the identity (e.g. the first account was compromised)
     identity.save()
     assert get(token, "/api/claims").json()["user"]["id"] == other.pk != first
+
+
+# --- a user changed while it was being looked up is not cached in its old state ------------------
+
+from auth0_drf.backends import Auth0UserBackend  # noqa: E402
+
+
+class AdminActsDuringLookup(Auth0UserBackend):
+    """Plays an admin who deactivates the user right after the lookup read it (another thread)."""
+
+    def find_identity(self, claims: Any) -> Any:
+        identity = super().find_identity(claims)
+        if identity is not None and claims.get("deactivate_during_lookup"):
+            from django.contrib.auth import get_user_model
+
+            fresh = get_user_model().objects.get(pk=identity.user_id)
+            fresh.is_active = False
+            fresh.save()
+        return identity
+
+
+def test_a_user_deactivated_during_the_lookup_is_not_cached_as_active(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(
+        USER_CACHE_TTL=300, USER_BACKEND="tests.test_review.AdminActsDuringLookup"
+    )
+    assert get(auth0_issuer.token(sub="auth0|racer"), "/api/claims").status_code == 200  # created
+    from auth0_drf.backends import user_cache
+
+    user_cache.clear()  # the next request looks the user up again
+    racing = auth0_issuer.token(sub="auth0|racer", claims={"deactivate_during_lookup": True})
+    get(racing, "/api/claims")  # this request read the user before the change: it may pass
+    assert_rejected(get(auth0_issuer.token(sub="auth0|racer"), "/api/claims"), code="user_inactive")
