@@ -84,6 +84,9 @@ class UserCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], tuple[Any, float]] = {}
         self._lock = threading.Lock()
+        #: Bumped by every forget and clear: a lookup that started before one must not store
+        #: what it read, which may predate the change (a user deactivated meanwhile).
+        self.version = 0
 
     def get(self, key: tuple[str, str]) -> Any | None:
         entry = self._entries.get(key)
@@ -91,21 +94,31 @@ class UserCache:
             return entry[0]
         return None
 
-    def put(self, key: tuple[str, str], user: Any, ttl: float) -> None:
+    def put(self, key: tuple[str, str], user: Any, ttl: float, version: int | None = None) -> None:
+        """Remember ``user``; with ``version`` (read before the lookup), only if nothing was forgotten since."""
         if ttl <= 0:
             return
         with self._lock:
+            if version is not None and version != self.version:
+                return
             while len(self._entries) >= self.max_entries:
                 del self._entries[next(iter(self._entries))]
             self._entries[key] = (user, self.timer() + ttl)
 
     def forget_user(self, pk: Any) -> None:
         with self._lock:
+            self.version += 1
             for key in [key for key, (user, _) in self._entries.items() if user.pk == pk]:
                 del self._entries[key]
 
+    def forget_key(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self.version += 1
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
+            self.version += 1
             self._entries.clear()
 
 
@@ -138,9 +151,10 @@ class Auth0UserBackend:
     def find_or_create_user(self, claims: Claims, request: HttpRequest | None) -> Any:
         """Look the identity up, creating user and identity together on first sight."""
         key = (claims.iss, claims.sub)
+        version = user_cache.version
         identity = self.find_identity(claims)
         if identity is not None:
-            user_cache.put(key, identity.user, auth0_settings.USER_CACHE_TTL)
+            user_cache.put(key, identity.user, auth0_settings.USER_CACHE_TTL, version)
             return identity.user
         if not (self.create_unknown_user and auth0_settings.CREATE_USERS):
             raise UnknownSubject()
@@ -157,8 +171,11 @@ class Auth0UserBackend:
                 raise
             return identity.user
         user = self.configure_user(request, user, claims, created=True)
+        # Read after our own saves (their signals bump it): a change made by someone else
+        # before the commit still prevents the put.
+        version = user_cache.version
         # Cache only once committed: an outer transaction (ATOMIC_REQUESTS) might roll back.
-        transaction.on_commit(lambda: user_cache.put(key, user, auth0_settings.USER_CACHE_TTL))
+        transaction.on_commit(lambda: user_cache.put(key, user, auth0_settings.USER_CACHE_TTL, version))
         return user
 
     def find_identity(self, claims: Claims) -> Auth0Identity | None:
@@ -212,8 +229,14 @@ def _forget_saved_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     user_cache.forget_user(instance.pk)
 
 
-def _forget_identity_user(sender: Any, instance: Auth0Identity, **kwargs: Any) -> None:
+def _forget_identity_user(sender: Any, instance: Auth0Identity, created: bool = False, **kwargs: Any) -> None:
+    user_cache.forget_key((instance.issuer, instance.subject))
     user_cache.forget_user(instance.user_id)
+    if not created and kwargs.get("signal") is post_save:
+        # An existing link was edited (an admin action, rare): it may have moved to another
+        # user, or to another subject, and the old entry names neither the new user nor the
+        # new key; start afresh. Links created on first sight (the common case) clear nothing.
+        user_cache.clear()
 
 
 post_save.connect(_forget_saved_user, sender=get_user_model(), dispatch_uid="auth0_drf_user_saved")

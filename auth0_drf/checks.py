@@ -16,6 +16,8 @@ E011       a ``CLAIM_RULES`` entry that is not a claim rule (or cannot be import
 E012       ``DPOP_REPLAY_CACHE`` names a cache alias that is not in ``CACHES``
 E013       ``DPOP_ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsupported algorithm
 E014       an ``ISSUERS`` entry that is not a dict with ``ISSUER`` or ``DOMAIN``, or has unknown keys
+E015       ``JWKS_SHARED_CACHE`` names a cache alias that is not in ``CACHES``
+E016       ``USER_BACKEND`` cannot be imported
 W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHENTICATION_CLASSES``
 W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
 W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
@@ -78,6 +80,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors += _check_algorithms()
     errors += _check_claim_rules()
     errors += _check_dpop()
+    errors += _check_shared_cache_and_backend()
     if auth0_settings.DEV_ISSUER and not settings.DEBUG:
         errors.append(
             Error(
@@ -110,6 +113,27 @@ def _check_values() -> list[Error]:
                     hint=f"Set {_setting(name)} to a number, or remove it for the default ({DEFAULTS[name]!r}).",
                     id="auth0_drf.E007",
                 )
+            )
+    # Read on every request: a wrong type here would make every request a 500.
+    max_age = auth0_settings.MAX_TOKEN_AGE
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age < 0):
+        errors.append(
+            Error(
+                f"{_setting('MAX_TOKEN_AGE')} must be None or a number of seconds of at least 0.",
+                hint=f"Set {_setting('MAX_TOKEN_AGE')} to a number such as 3600, or None (the default).",
+                id="auth0_drf.E007",
+            )
+        )
+    for name in ("REQUIRE_KID", "DISCOVERY", "CREATE_USERS", "STATELESS_USERS", "RECORD_CLAIMS", "DEV_ISSUER"):
+        # A string such as "false" would be true.
+        if not isinstance(getattr(auth0_settings, name), bool):
+            errors.append(
+                Error(f"{_setting(name)} must be True or False.", hint=f"Set {_setting(name)} to True or False.", id="auth0_drf.E007")
+            )
+    for name in ("REALM", "CLAIMS_NAMESPACE"):
+        if not isinstance(getattr(auth0_settings, name), str):
+            errors.append(
+                Error(f"{_setting(name)} must be a string.", hint=f"Set {_setting(name)} to a string, or remove it for the default.", id="auth0_drf.E007")
             )
     scope_claims = auth0_settings.SCOPE_CLAIMS
     if isinstance(scope_claims, str) or not set(scope_claims) <= {"scope", "permissions", "scp"}:
@@ -289,6 +313,33 @@ def _check_dpop() -> list[Error]:
                 f"{_setting('DPOP_ALGORITHMS')} must be a non-empty list of asymmetric algorithms.",
                 hint=f"Choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}; 'none' and HS* are never accepted.",
                 id="auth0_drf.E013",
+            )
+        )
+    return errors
+
+
+def _check_shared_cache_and_backend() -> list[Error]:
+    errors = []
+    alias = auth0_settings.JWKS_SHARED_CACHE
+    if alias is not None and alias not in getattr(settings, "CACHES", {"default": {}}):
+        # The verifier is built on the first request: an unknown alias would fail every request.
+        errors.append(
+            Error(
+                f"{_setting('JWKS_SHARED_CACHE')} names the cache {alias!r}, which is not in CACHES.",
+                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), or None to keep keys per process.",
+                id="auth0_drf.E015",
+            )
+        )
+    try:
+        from django.utils.module_loading import import_string
+
+        import_string(auth0_settings.USER_BACKEND)
+    except Exception as exc:  # an import error: report, never crash startup
+        errors.append(
+            Error(
+                f"{_setting('USER_BACKEND')} cannot be imported ({type(exc).__name__}).",
+                hint="Set it to the dotted path of auth0_drf.backends.Auth0UserBackend or of your subclass of it.",
+                id="auth0_drf.E016",
             )
         )
     return errors

@@ -78,9 +78,16 @@ def fetch_json(
     The deadline covers the whole exchange. ``requests`` bounds each socket read, not the total,
     so a server trickling its headers a byte at a time could hold the caller for ever: the
     exchange runs in a helper thread that the caller stops waiting for at the deadline (the
-    thread ends with the connection; fetches are rate-limited, so few can be pending).
+    thread ends with the connection). A server that keeps such threads alive cannot pile them
+    up: at most ``MAX_PENDING_PER_HOST`` run for one host, and further fetches from it fail at
+    once until one ends.
     """
     check_url(url)
+    host = urlsplit(url).netloc.lower()  # host and port
+    with _pending_lock:
+        if _pending.get(host, 0) >= MAX_PENDING_PER_HOST:
+            raise FetchError(f"{url} not fetched: {MAX_PENDING_PER_HOST} earlier fetches from {host} have not ended")
+        _pending[host] = _pending.get(host, 0) + 1
     started = time.monotonic()
     outcome: list[Any] = []
     done = threading.Event()
@@ -91,14 +98,34 @@ def fetch_json(
         except BaseException as exc:  # handed to the caller, which re-raises it
             outcome.append(exc)
         finally:
+            _release(host)
             done.set()
 
-    threading.Thread(target=exchange, name="auth0-drf-fetch", daemon=True).start()
+    try:
+        threading.Thread(target=exchange, name="auth0-drf-fetch", daemon=True).start()
+    except BaseException:
+        _release(host)
+        raise
     if not done.wait(max(started + timeout - time.monotonic(), 0) + 0.05):
         raise FetchError(f"{url} did not answer within {timeout:g} s")
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
+
+
+#: Helper threads allowed at once per host and port (they come from the configuration and discovery).
+MAX_PENDING_PER_HOST = 4
+_pending: dict[str, int] = {}
+_pending_lock = threading.Lock()
+
+
+def _release(host: str) -> None:
+    with _pending_lock:
+        left = _pending.get(host, 1) - 1
+        if left > 0:
+            _pending[host] = left
+        else:
+            _pending.pop(host, None)
 
 
 def _fetch_json(

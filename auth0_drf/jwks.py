@@ -133,7 +133,8 @@ def fingerprint(data: Mapping[str, Any]) -> str:
 class JWKSCache:
     """The signing keys of one issuer, fetched on demand and shared by all threads.
 
-    One fetch runs at a time; concurrent callers wait for it and use its result. Keys are
+    One fetch runs at a time; callers without a usable key wait for it and use its result,
+    while a scheduled refresh never holds up callers that still have keys. Keys are
     refreshed after their lifetime (the JWKS's ``Cache-Control: max-age`` within bounds, or
     ``ttl``). A failed fetch keeps the current keys for up to ``max_staleness`` seconds and
     is retried after a backoff that doubles from 1 s up to ``refetch_cooldown``; an unknown
@@ -258,52 +259,69 @@ class JWKSCache:
         if self.static and self.keys is not None:
             return self.keys
         fetches_before = self.fetch_count
-        with self._lock:
-            if self.fetch_count != fetches_before or (
-                seen_generation is not None and self.generation != seen_generation
-            ):
-                # Another thread fetched while we waited for the lock: use its result.
-                if self.keys is not None:
-                    return self.keys
-            now = self.timer()
-            if not force and self.keys is not None and now < self._fresh_until:
-                return self.keys
-            if self._cooling(now, force):
+        if not force and self.keys is not None:
+            # A scheduled refresh of keys we still hold: if another thread is already fetching,
+            # keep serving the current keys (within max_staleness) instead of queueing behind a
+            # network call that may take up to the timeout. Only callers without usable keys
+            # (a cold start, an unknown kid) wait for the fetch.
+            if not self._lock.acquire(blocking=False):
                 return self._keys_or_unavailable()
-            self._last_attempt = now
-            if force:
-                self._last_forced = now
-            try:
-                result = self._fetch()
-            except FetchError as exc:
-                self.last_error = str(exc)
-                self._failed(now)
-                if self.keys is not None:
-                    logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", exc)
-                else:
-                    logger.warning("auth0_drf: JWKS fetch failed: %s", exc)
+        else:
+            self._lock.acquire()
+        try:
+            return self._refresh_locked(force, seen_generation, fetches_before)
+        finally:
+            self._lock.release()
+
+    def _refresh_locked(self, force: bool, seen_generation: int | None, fetches_before: int) -> KeySet:
+        if self.fetch_count != fetches_before or (
+            seen_generation is not None and self.generation != seen_generation
+        ):
+            # Another thread fetched while we waited for the lock: use its result (if that
+            # fetch failed, the kept keys only while they are within max_staleness).
+            if self.keys is not None:
                 return self._keys_or_unavailable()
-            finally:
-                self.fetch_count += 1
-            if not isinstance(result.data.get("keys"), list) or not len(parse_jwks(result.data)):
-                # Garbage, or a set with no usable key, never replaces keys that still work; with
-                # none cached it is an outage (503, retried), not a reason to call tokens invalid.
-                self.last_error = "the JWKS has no usable signing keys"
-                self._failed(now)
-                kept = "; keeping cached keys" if self.keys else ""
-                logger.warning("auth0_drf: JWKS from %s has no usable signing keys%s", self.jwks_uri, kept)
-                return self._keys_or_unavailable()
-            self.last_error = None
-            self._failures = 0
-            self._install(result.data, result.max_age)
-            assert self.keys is not None
+        now = self.timer()
+        if not force and self.keys is not None and now < self._fresh_until:
             return self.keys
+        if self._cooling(now, force):
+            return self._keys_or_unavailable()
+        self._last_attempt = now
+        if force:
+            self._last_forced = now
+        try:
+            result = self._fetch()
+        except FetchError as exc:
+            self.last_error = str(exc)
+            self._failed(now)
+            if self.keys is not None:
+                logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", exc)
+            else:
+                logger.warning("auth0_drf: JWKS fetch failed: %s", exc)
+            return self._keys_or_unavailable()
+        finally:
+            self.fetch_count += 1
+        if not isinstance(result.data.get("keys"), list) or not len(parse_jwks(result.data)):
+            # Garbage, or a set with no usable key, never replaces keys that still work; with
+            # none cached it is an outage (503, retried), not a reason to call tokens invalid.
+            self.last_error = "the JWKS has no usable signing keys"
+            self._failed(now)
+            kept = "; keeping cached keys" if self.keys else ""
+            logger.warning("auth0_drf: JWKS from %s has no usable signing keys%s", self.jwks_uri, kept)
+            return self._keys_or_unavailable()
+        self.last_error = None
+        self._failures = 0
+        self._install(result.data, result.max_age)
+        assert self.keys is not None
+        return self.keys
 
     def _failed(self, now: float) -> None:
         self._failures += 1
         delay = min(self.refetch_cooldown, 2.0 ** (self._failures - 1))
         self._retry_at = now + delay
-        self._fresh_until = now + delay
+        # The kept keys are used without a new attempt until the retry, but never beyond
+        # max_staleness: past it, every request must reach _keys_or_unavailable (503).
+        self._fresh_until = min(now + delay, self._last_success + self.max_staleness)
 
     def _keys_or_unavailable(self) -> KeySet:
         if self.keys is not None and self.timer() - self._last_success <= self.max_staleness:

@@ -160,7 +160,10 @@ class ClaimIncludes(ClaimRule):
     def check(self, claims: Claims) -> None:
         value = claims.get(self.claim)
         if isinstance(value, str):
-            present = set(value.split())
+            # Spaces only, as scopes are split (claims._as_set): str.split() would also split on
+            # tabs, newlines, NBSP and U+3000, so a value such as "user\u00a0admin", which a
+            # user may be able to put in their own profile, would include "admin".
+            present = set(value.split(" "))
         elif isinstance(value, list):
             present = {item for item in value if isinstance(item, str)}
         else:
@@ -224,7 +227,6 @@ class MaxTokenAge(ClaimRule):
 
 
 # --- global rules (CLAIM_RULES) ----------------------------------------------------------
-
 
 
 def load_rule(entry: Any) -> ClaimRule:

@@ -50,7 +50,7 @@ from .exceptions import (
     UnsupportedAlgorithm,
     WrongTokenType,
 )
-from .jwks import SUPPORTED_ALGORITHMS, JWKSCache
+from .jwks import SUPPORTED_ALGORITHMS, JWKSCache, KeySet
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
@@ -239,7 +239,8 @@ class TokenVerifier:
         self.require_kid = require_kid
         self.max_token_age = max_token_age
         self.cache_size = cache_size
-        self._cache: dict[bytes, tuple[Claims, float, JWKSCache]] = {}
+        # digest -> (claims, valid until, the issuer's key cache, the key set that verified them)
+        self._cache: dict[bytes, tuple[Claims, float, JWKSCache, KeySet]] = {}
         self._cache_lock = threading.Lock()
         # Checked headers by their base64url text: one issuer's tokens share a handful of
         # headers (alg, typ, kid), so a new token's header is usually decoded and checked already.
@@ -268,13 +269,17 @@ class TokenVerifier:
         cached = self._cache.get(digest)
         # A cached token is reused only while its issuer's keys are fresh: once they are due for
         # a refresh, the full check runs (and refreshes them), so a revoked key stops working.
-        if cached is not None and self.timer() < cached[1] and cached[2].is_fresh():
+        # It is also tied to the key set that verified it: clear_cache empties the cache when the
+        # keys change, but a thread that verified just before the change may store its verdict
+        # just after; that entry is dead on arrival, since the issuer's keys are a new KeySet.
+        if cached is not None and self.timer() < cached[1] and cached[2].keys is cached[3] and cached[2].is_fresh():
             return cached[0]
-        claims, jwks = self._verify(token)
-        self._remember(digest, claims, jwks)
+        claims, jwks, key_set = self._verify(token)
+        if key_set is not None:
+            self._remember(digest, claims, jwks, key_set)
         return claims
 
-    def _remember(self, digest: bytes, claims: Claims, jwks: JWKSCache) -> None:
+    def _remember(self, digest: bytes, claims: Claims, jwks: JWKSCache, key_set: KeySet) -> None:
         if self.cache_size <= 0:
             return
         valid_until = claims["exp"] + self.leeway
@@ -283,11 +288,13 @@ class TokenVerifier:
         with self._cache_lock:
             while len(self._cache) >= self.cache_size:
                 del self._cache[next(iter(self._cache))]  # oldest first
-            self._cache[digest] = (claims, valid_until, jwks)
+            self._cache[digest] = (claims, valid_until, jwks, key_set)
 
     # --- the checks, in order -------------------------------------------------------------
 
-    def _verify(self, token: str) -> tuple[Claims, JWKSCache]:
+    def _verify(self, token: str) -> tuple[Claims, JWKSCache, KeySet | None]:
+        """Verify ``token`` in full; return its claims, its issuer's key cache, and the key set
+        (still the current one) that holds the verifying key, or None when the keys changed meanwhile."""
         segments = token.split(".")
         if len(segments) == 5:
             raise NotAJWT(_JWE_MESSAGE)
@@ -315,27 +322,31 @@ class TokenVerifier:
             renewed = jwks.renewed_key(key, alg)
             if renewed is None or not self.algorithms[alg].verify(signing_input, renewed.key, signature):
                 raise InvalidSignature()
+            key = renewed
+        if header_segment not in self._headers and len(self._headers) < self.max_headers:
+            self._headers[header_segment] = (header, alg)
+        key_set = jwks.keys
+        if key_set is not None and key_set.find(header.get("kid"), alg) is not key:
+            key_set = None  # the keys changed while this token was checked: do not cache it
         try:
             self.check_claims(payload, header, config)
         except ClaimError as exc:
             exc.data["verified"] = verified_context(header, payload)
             raise
-        return Claims(payload, header=header, token=token), jwks
+        return Claims(payload, header=header, token=token), jwks, key_set
 
     def checked_header(self, segment: str) -> tuple[Mapping[str, Any], str]:
         """Return the decoded header (read-only) and its algorithm, decoding and checking it once.
 
         The result is a pure function of the segment's text and this verifier's settings, so
-        it is kept (up to ``max_headers`` segments; a rejected header is never kept).
+        ``_verify`` keeps it (up to ``max_headers`` segments) once a token with this header has
+        passed the signature check: headers of forged tokens never take the places.
         """
         known = self._headers.get(segment)
         if known is not None:
             return known
         header = decode_segment(segment, "header")
-        checked = (MappingProxyType(header), self.check_header(header))
-        if len(self._headers) < self.max_headers:
-            self._headers[segment] = checked
-        return checked
+        return MappingProxyType(header), self.check_header(header)
 
     #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
     max_headers = 64

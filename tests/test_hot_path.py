@@ -103,6 +103,9 @@ def test_checked_headers_are_kept_read_only_bounded_and_never_when_rejected(auth
         with pytest.raises(UnsupportedAlgorithm):
             verifier.checked_header(bad)
     assert bad not in verifier._headers
-    for i in range(verifier.max_headers + 10):
+    for i in range(5):  # checked but not yet backed by a valid signature: not kept
         verifier.checked_header(segment_of(json.dumps({"alg": "RS256", "kid": f"k{i}"})))
+    assert len(verifier._headers) == 1
+    for i in range(verifier.max_headers + 10):
+        verifier.verify(auth0_issuer.token(headers={"n": i}))
     assert len(verifier._headers) == verifier.max_headers
