@@ -113,7 +113,9 @@ class Auth0Authentication(BaseAuthentication):
         well-formed token. A token in the query string is never used: the request is
         unauthenticated (401, no error code) with a message that says where the token goes.
         """
-        header = request.META.get("HTTP_AUTHORIZATION")
+        # The Django request's META directly: DRF's Request forwards it through __getattr__.
+        meta = getattr(request, "_request", request).META
+        header = meta.get("HTTP_AUTHORIZATION")
         if header is None:
             if "access_token" in request.query_params:
                 # Not a supported way to send a token (RFC 6750 2.3 is optional and leaks tokens
@@ -135,7 +137,7 @@ class Auth0Authentication(BaseAuthentication):
                 raise InvalidAuthorizationHeader(f"The Authorization header has no token after '{scheme}'.")
             if not _B64TOKEN.fullmatch(token):
                 raise InvalidAuthorizationHeader()
-        if "access_token" in request.META.get("QUERY_STRING", "") and "access_token" in request.query_params:
+        if "access_token" in meta.get("QUERY_STRING", "") and "access_token" in request.query_params:
             # RFC 6750 section 3.1: more than one method of sending the token is invalid_request.
             raise InvalidAuthorizationHeader("Send the access token once, in the Authorization header only.")
         setattr(request, SCHEME_ATTRIBUTE, scheme)
