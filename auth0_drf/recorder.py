@@ -170,7 +170,8 @@ class ClaimRecorder:
             and memo[1][1] is settings_now[1]
         ):
             return memo[2]
-        key = (claims.iss, claims.sub, claims.client_id or "")
+        # The columns hold 255 characters; a longer client id is recorded truncated, not dropped.
+        key = (claims.iss[:255], claims.sub[:255], (claims.client_id or "")[:255])
         custom = redact(claims.custom_claims)
         scopes = sorted(claims.granted)
         user_id = self.user_id(user)

@@ -350,3 +350,13 @@ def test_recording_prunes_on_its_own(auth0_issuer, client_for, settings, timer):
     timer.now += claim_recorder.prune_every
     assert client_for(auth0_issuer.token(sub="auth0|newest", claims={STATE: 1})).get("/api/private").status_code == 200
     assert ClaimRecord.objects.count() == 2
+
+
+def test_a_client_id_longer_than_the_column_is_recorded_truncated(auth0_issuer, client_for):
+    long_client = "c" * 400
+    response = client_for(auth0_issuer.token(sub="auth0|long-azp", claims={"azp": long_client, "https://x/y": 1})).get("/api/private")
+    assert response.status_code == 200
+    from auth0_drf.models import ClaimRecord
+
+    record = ClaimRecord.objects.get(subject="auth0|long-azp")
+    assert record.client_id == long_client[:255]
