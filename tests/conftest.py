@@ -7,6 +7,7 @@ from typing import Any, Callable
 import pytest
 from rest_framework.test import APIClient
 
+from auth0_drf.jwks import JWKSCache
 from auth0_drf.testing import reset_caches
 
 
@@ -40,3 +41,24 @@ def get_with(client_for: Callable[[str], APIClient]) -> Callable[..., Any]:
         return client.get(path, **extra)
 
     return get
+
+
+class Clock:
+    """A monotonic clock that only moves when the test says so (``JWKSCache.timer`` is the swap point)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Make every JWKS cache read time from a ``Clock`` the test moves by hand."""
+    fake = Clock()
+    monkeypatch.setattr(JWKSCache, "timer", staticmethod(fake))
+    return fake

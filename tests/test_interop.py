@@ -15,6 +15,8 @@ from auth0_drf.issuer import LocalKey
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 from auth0_drf.tokens import get_verifier
 
+from .conftest import Clock
+
 pytestmark = pytest.mark.django_db
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -71,16 +73,6 @@ def sign_raw(key: LocalKey, payload: dict[str, Any], header: dict[str, Any] | No
     signing_input = f"{b64json(full_header)}.{b64json(payload)}"
     algorithm = get_default_algorithms()[key.alg]
     return signing_input + "." + b64(algorithm.sign(signing_input.encode(), algorithm.prepare_key(key.private_key)))
-
-
-class FakeClock:
-    """A monotonic clock that tests move by hand (``JWKSCache.timer`` is the swap point)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # --- several issuers ----------------------------------------------------------------------
@@ -229,7 +221,7 @@ def test_a_moved_jwks_is_found_again_through_discovery(settings, issuer_a, clien
 def test_the_discovery_document_is_cached_for_jwks_max_ttl(settings, issuer_a, client_for):
     settings.AUTH0_DRF = {"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True,
                           "JWKS_CACHE_TTL": 600, "JWKS_MAX_TTL": 3600}
-    clock = FakeClock()
+    clock = Clock()
     get_verifier().jwks[issuer_a.issuer].timer = clock
     assert get(client_for, issuer_a.token(sub="auth0|1")).status_code == 200
     clock.now += 601  # keys due, discovery not
@@ -283,7 +275,6 @@ def test_strict_rfc9068_rejects_other_tokens(auth0_issuer, client_for, settings,
 
 
 def test_strict_rfc9068_rejects_a_token_without_typ(auth0_issuer, client_for, settings):
-    import jwt
 
     payload = auth0_issuer.claims(claims={"client_id": "c", "jti": "j"})
     key = auth0_issuer.signing_key
@@ -407,7 +398,7 @@ def test_cache_control_max_age_is_honoured_within_bounds(settings, issuer_a, cli
     if cache_control is not None:
         issuer_a.jwks_headers = {"Cache-Control": cache_control}
     settings.AUTH0_DRF = issuer_a.settings(JWKS_MIN_TTL=60, JWKS_MAX_TTL=3600, JWKS_CACHE_TTL=600)
-    clock = FakeClock()
+    clock = Clock()
     get_verifier().jwks[issuer_a.issuer].timer = clock
     assert get(client_for, issuer_a.token(sub="auth0|1")).status_code == 200
     clock.now += fresh_until - 1
@@ -421,7 +412,7 @@ def test_cache_control_max_age_is_honoured_within_bounds(settings, issuer_a, cli
 def test_a_cached_token_is_rechecked_once_the_keys_are_due(settings, issuer_a, client_for):
     issuer_a.jwks_headers = {"Cache-Control": "max-age=120"}
     settings.AUTH0_DRF = issuer_a.settings(JWKS_MIN_TTL=60)
-    clock = FakeClock()
+    clock = Clock()
     get_verifier().jwks[issuer_a.issuer].timer = clock
     token = issuer_a.token()
     assert get(client_for, token).status_code == 200

@@ -29,32 +29,11 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from auth0_drf.issuer import LocalKey, access_token_claims
-from auth0_drf.jwks import JWKSCache
 from auth0_drf.testing import LocalIssuer, LoopbackServer, RawResponse, json_response
 
 from .hostile import assert_rejected
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class Clock:
-    """A monotonic clock that only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(JWKSCache, "timer", staticmethod(fake))
-    return fake
 
 
 def m2m_token(issuer: LocalIssuer, **kwargs: Any) -> str:

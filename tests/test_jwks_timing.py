@@ -10,24 +10,8 @@ import json
 
 import pytest
 
-from auth0_drf.tokens import get_verifier
 
 pytestmark = pytest.mark.django_db
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(auth0_issuer):
-    clock = Clock()
-    get_verifier().jwks[auth0_issuer.issuer].timer = clock
-    return clock
 
 
 def get(client_for, token):

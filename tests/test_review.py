@@ -17,7 +17,6 @@ from rest_framework.test import APIClient
 
 from auth0_drf.checks import check_settings
 from auth0_drf.fetch import MAX_PENDING_PER_HOST, FetchError, fetch_json
-from auth0_drf.jwks import JWKSCache
 from auth0_drf.rules import ClaimIncludes
 from auth0_drf.testing import LoopbackServer, RawResponse, wait_until
 from auth0_drf.tokens import get_verifier
@@ -25,24 +24,6 @@ from auth0_drf.tokens import get_verifier
 from .hostile import assert_rejected
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(JWKSCache, "timer", staticmethod(fake))
-    return fake
 
 
 def m2m_token(issuer: Any, **kwargs: Any) -> str:
