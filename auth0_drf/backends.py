@@ -162,14 +162,14 @@ class Auth0UserBackend:
             # User and identity commit together or not at all. When two first requests for the
             # same subject race, the unique (issuer, subject) constraint lets exactly one win;
             # the loser rolls back its user and reads the winner's.
-            with transaction.atomic():
-                user = self.create_user(claims, request)
-                Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user=user)
+            user = self.create_user_and_identity(claims, request)
         except IntegrityError:
             identity = self.find_identity(claims)
-            if identity is None:
-                raise
-            return identity.user
+            if identity is not None:
+                return identity.user
+            # No identity, so the username was taken by someone else after clean_username()
+            # looked (a local account created at that instant): the digest name cannot be.
+            user = self.create_user_and_identity(claims, request, username=self.digest_username(claims))
         user = self.configure_user(request, user, claims, created=True)
         # Read after our own saves (their signals bump it): a change made by someone else
         # before the commit still prevents the put.
@@ -182,10 +182,20 @@ class Auth0UserBackend:
         """Return the identity link for the token's issuer and subject, with its user."""
         return Auth0Identity.objects.select_related("user").filter(issuer=claims.iss, subject=claims.sub).first()
 
-    def create_user(self, claims: Claims, request: HttpRequest | None) -> AbstractBaseUser:
-        """Create the user row for a new subject, with an unusable password."""
+    def create_user_and_identity(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> Any:
+        """Create the user and its identity link in one transaction; return the user."""
+        with transaction.atomic():
+            user = self.create_user(claims, request, username=username)
+            Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user=user)
+        return user
+
+    def create_user(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> AbstractBaseUser:
+        """Create the user row for a new subject, with an unusable password.
+
+        ``username`` defaults to ``clean_username(claims)``.
+        """
         User = get_user_model()
-        user = User(**{User.USERNAME_FIELD: self.clean_username(claims)})
+        user = User(**{User.USERNAME_FIELD: username or self.clean_username(claims)})
         user.set_unusable_password()
         user.save()
         return user
@@ -204,7 +214,11 @@ class Auth0UserBackend:
         if len(sub) <= max_length and _SAFE_USERNAME.fullmatch(sub):
             if not User._default_manager.filter(**{f"{User.USERNAME_FIELD}__iexact": sub}).exists():
                 return sub
-        digest = hashlib.sha256(f"{claims.iss}\n{sub}".encode()).hexdigest()
+        return self.digest_username(claims)
+
+    def digest_username(self, claims: Claims) -> str:
+        """Return ``auth0-<digest of issuer and sub>``: a username no subject can take by accident."""
+        digest = hashlib.sha256(f"{claims.iss}\n{claims.sub}".encode()).hexdigest()
         return f"auth0-{digest[:32]}"
 
     def configure_user(self, request: HttpRequest | None, user: Any, claims: Claims, created: bool = True) -> Any:

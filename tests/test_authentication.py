@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
+from auth0_drf.backends import Auth0UserBackend
 from auth0_drf.issuer import LocalKey
 from auth0_drf.models import Auth0Identity
 from auth0_drf.testing import LoopbackServer, json_response
@@ -384,3 +385,19 @@ def test_refresh_returning_no_usable_keys_keeps_cached_keys(auth0_issuer, client
     auth0_issuer.override = lambda path: json_response(bad_jwks)
     assert client_for(auth0_issuer.token(sub="auth0|next")).get("/api/private").status_code == 200
     assert auth0_issuer.jwks_hits() >= 2
+
+
+class StaleCheckBackend(Auth0UserBackend):
+    """clean_username() answers as if it had looked just before a local account took the name."""
+
+    def clean_username(self, claims):
+        return claims.sub
+
+
+def test_username_taken_between_check_and_insert_falls_back_to_the_digest(auth0_issuer, client_for, settings):
+    local = User.objects.create_user("auth0|late-comer", password="pw")
+    settings.AUTH0_DRF = auth0_issuer.settings(USER_BACKEND="tests.test_authentication.StaleCheckBackend")
+    response = client_for(auth0_issuer.token(sub="auth0|late-comer")).get("/api/claims")
+    assert response.status_code == 200
+    assert response.json()["user"]["id"] != local.pk
+    assert response.json()["user"]["username"].startswith("auth0-")
