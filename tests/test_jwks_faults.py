@@ -67,7 +67,8 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 # --- down at startup --------------------------------------------------------------------------
 
 
-def test_checks_migrations_and_wsgi_start_without_the_issuer(tmp_path):
+def offline_demo_env(tmp_path: Path) -> dict[str, str]:
+    """The demo's environment for a tenant that cannot be reached (tenant.invalid)."""
     env = {
         **os.environ,
         "AUTH0_DOMAIN": "tenant.invalid",
@@ -78,6 +79,11 @@ def test_checks_migrations_and_wsgi_start_without_the_issuer(tmp_path):
         "DJANGO_SETTINGS_MODULE": "demo_project.settings",
     }
     env.pop("AUTH0_ISSUER", None)
+    return env
+
+
+def test_checks_migrations_and_wsgi_start_without_the_issuer(tmp_path):
+    env = offline_demo_env(tmp_path)
     for command in (["check"], ["migrate", "--verbosity", "0"], ["check", "--database", "default"]):
         result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
@@ -88,16 +94,7 @@ def test_checks_migrations_and_wsgi_start_without_the_issuer(tmp_path):
 
 def test_the_demo_server_starts_and_answers_while_the_issuer_is_unreachable(tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        "AUTH0_DOMAIN": "tenant.invalid",
-        "AUTH0_AUDIENCE": "https://api.example.test/",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": "x" * 64,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'offline.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "demo_project.settings",
-        "AUTH0_DRF_LOG_LEVEL": "WARNING",
-    }
+    env = {**offline_demo_env(tmp_path), "AUTH0_DRF_LOG_LEVEL": "WARNING"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
