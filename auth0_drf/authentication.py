@@ -19,25 +19,23 @@ from rest_framework.request import Request
 from .backends import get_backend
 from .claims import Claims
 from .conf import auth0_settings
-from .exceptions import (
-    FAILED_RULES_ATTRIBUTE,
-    SCHEME_ATTRIBUTE,
-    AuthenticationFailed,
-    ClaimRuleDenied,
+from .challenges import challenge, existing_request_state, request_state
+from .dpop import get_dpop_verifier
+from .errors import (
     ClaimRuleFailed,
     DPoPBindingError,
-    UnsupportedTokenBinding,
     DPoPRequired,
     InvalidAuthorizationHeader,
     KeysUnavailable,
-    ServiceUnavailable,
     TokenError,
-    header_safe,
+    UnsupportedTokenBinding,
 )
-from .dpop import get_dpop_verifier
+from .exceptions import AuthenticationFailed, ClaimRuleDenied, ServiceUnavailable
+from .exceptions import reject as reject_token
 from .recorder import claim_recorder
+from .rejections import verified_context
 from .rules import check_claim_rules
-from .tokens import get_verifier, verified_context
+from .tokens import get_verifier
 
 logger = logging.getLogger("auth0_drf")
 
@@ -46,29 +44,6 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCHEME_AND_REST = re.compile(r"\s*(\S+)(.*)", re.DOTALL)
 # The common, well-formed case in one scan; anything else takes the general path below.
 _BEARER_TOKEN = re.compile(r"(?i:bearer) ([A-Za-z0-9\-._~+/]+=*)")
-_ERROR_ATTRIBUTE = "_auth0_drf_error"
-
-
-def log_rejection(code: str, verified: Any, **more: str) -> None:
-    """Log one INFO line for a rejected request: its code and the *verified* kid, iss and sub.
-
-    ``verified`` must hold only values from a token whose signature was checked (or be empty):
-    nothing an attacker wrote unverified ever reaches the log. Values are stripped of control
-    characters and shortened. The fields are also passed as ``extra`` (``auth0_code``,
-    ``auth0_kid``, ``auth0_iss``, ``auth0_sub``) for structured log handlers.
-    """
-    fields = {
-        "code": code,
-        "kid": header_safe(str(verified.get("kid") or "-"))[:100],
-        "iss": header_safe(str(verified.get("iss") or "-"))[:200],
-        "sub": header_safe(str(verified.get("sub") or "-"))[:200],
-        **{name: header_safe(value)[:200] for name, value in more.items()},
-    }
-    logger.info(
-        "auth0_drf: rejected token: " + " ".join(f"{name}=%s" for name in fields),
-        *fields.values(),
-        extra={f"auth0_{name}": value for name, value in fields.items()},
-    )
 
 
 class Auth0Authentication(BaseAuthentication):
@@ -140,7 +115,7 @@ class Auth0Authentication(BaseAuthentication):
         if "access_token" in meta.get("QUERY_STRING", "") and "access_token" in request.query_params:
             # RFC 6750 section 3.1: more than one method of sending the token is invalid_request.
             raise InvalidAuthorizationHeader("Send the access token once, in the Authorization header only.")
-        setattr(request, SCHEME_ATTRIBUTE, scheme)
+        request_state(request).scheme = scheme
         return token
 
     def get_scheme(self, scheme: str) -> str | None:
@@ -174,7 +149,7 @@ class Auth0Authentication(BaseAuthentication):
         """
         cnf = claims.get("cnf")
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-        if getattr(request, SCHEME_ATTRIBUTE, self.keyword) == self.dpop_keyword:
+        if request_state(request).scheme == self.dpop_keyword:
             if not isinstance(jkt, str):
                 raise DPoPBindingError("This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'.")
             get_dpop_verifier().verify_request(request, claims.token, jkt)
@@ -194,7 +169,7 @@ class Auth0Authentication(BaseAuthentication):
         try:
             check_claim_rules(claims)
         except ClaimRuleFailed as exc:
-            setattr(request, FAILED_RULES_ATTRIBUTE, [exc.rule])  # for the 403's challenge
+            request_state(request).add_failed_rule(exc.rule)  # for the 403's challenge
             raise ClaimRuleDenied(exc) from None
 
     def get_user(self, claims: Claims, request: Request) -> Any:
@@ -207,10 +182,7 @@ class Auth0Authentication(BaseAuthentication):
 
     def reject(self, request: Request, error: TokenError) -> AuthenticationFailed:
         """Log the rejection, remember it for the challenge header, and return the DRF error."""
-        setattr(request, _ERROR_ATTRIBUTE, error)
-        # Only verified values are logged; errors raised before the signature check carry none.
-        log_rejection(error.code, error.data.get("verified", {}))
-        return AuthenticationFailed(error)
+        return reject_token(request, error)
 
     def retry_after(self) -> int:
         """Return seconds until keys may be fetched again, for the 503's ``Retry-After``."""
@@ -224,22 +196,23 @@ class Auth0Authentication(BaseAuthentication):
         DRF sends (``DPoP`` only when it is required); the error goes with the scheme the token
         came with, or with ``DPoP`` for errors about proofs and key binding.
         """
-        realm = header_safe(auth0_settings.REALM)
+        realm = auth0_settings.REALM
         mode = auth0_settings.DPOP
-        error = getattr(request, _ERROR_ATTRIBUTE, None)
+        state = existing_request_state(request)
+        error = state.error if state is not None else None
         schemes = {"off": [self.keyword], "required": [self.dpop_keyword]}.get(mode, [self.keyword, self.dpop_keyword])
         failed_scheme = None
         if error is not None:
-            failed_scheme = getattr(request, SCHEME_ATTRIBUTE, self.keyword)
+            failed_scheme = (state.scheme if state is not None else None) or self.keyword
             if getattr(error, "challenge", None) == "DPoP" or failed_scheme not in schemes:
                 failed_scheme = self.dpop_keyword if self.dpop_keyword in schemes else self.keyword
             schemes.sort(key=lambda scheme: scheme != failed_scheme)  # the error's challenge first
         challenges = []
         for scheme in schemes:
-            challenge = f'{scheme} realm="{realm}"'
+            params = {}
             if scheme == self.dpop_keyword:
-                challenge += f', algs="{header_safe(" ".join(get_dpop_verifier().algorithms))}"'
-            if scheme == failed_scheme:
-                challenge += f', error="{error.error}", error_description="{header_safe(error.message)}"'
-            challenges.append(challenge)
+                params["algs"] = " ".join(get_dpop_verifier().algorithms)
+            if error is not None and scheme == failed_scheme:
+                params.update(error=error.error, error_description=error.message)
+            challenges.append(challenge(scheme, realm, **params))
         return ", ".join(challenges)

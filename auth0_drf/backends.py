@@ -15,7 +15,7 @@ from django.utils.module_loading import import_string
 
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .exceptions import UnknownSubject, UserRejected
+from .errors import UnknownSubject, UserRejected
 from .models import Auth0Identity
 
 if TYPE_CHECKING:

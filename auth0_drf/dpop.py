@@ -35,7 +35,7 @@ from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_encode
 
 from .conf import BuiltFromSettings, auth0_settings
-from .exceptions import DPoPError, NotAJWT, ReplayCacheUnavailable
+from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
 from .jwks import SUPPORTED_ALGORITHMS, parse_jwk
 from .tokens import _is_number, b64url_decode, decode_segment
 

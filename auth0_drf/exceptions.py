@@ -1,301 +1,98 @@
-"""Library errors (no HTTP in them) and their translation into DRF errors at the API boundary.
+"""The DRF boundary: library errors become DRF errors, and error responses get their challenges.
 
-Every rejection has a stable machine-readable ``code``. Messages say what to fix and never
-contain the token or any text taken from an unverified token.
+``exception_handler`` is DRF's, plus RFC 6750's ``insufficient_scope`` challenge on 403s
+caused by missing scopes or failed claim rules. The library's own error tree lives in
+``auth0_drf.errors``; its classes are importable from here too.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 
-
-class Auth0Error(Exception):
-    """Base class of every error auth0_drf raises."""
-
-    code: str = "error"
-    message: str = "The request could not be authenticated."
-
-    def __init__(self, message: str | None = None, **data: Any) -> None:
-        self.message = message or self.message
-        self.data = data
-        super().__init__(self.message)
-
-
-class TokenError(Auth0Error):
-    """The access token (or how it was sent) is not acceptable; RFC 6750 ``invalid_token``."""
-
-    error = "invalid_token"
-    code = "invalid_token"
-    message = "The access token is invalid."
-
-
-class InvalidAuthorizationHeader(TokenError):
-    """The Authorization header is malformed; RFC 6750 ``invalid_request``."""
-
-    error = "invalid_request"
-    code = "invalid_request"
-    message = "Malformed Authorization header: send exactly 'Authorization: Bearer <access token>'."
-
-
-class TokenTooLarge(TokenError):
-    """The token exceeds ``MAX_TOKEN_LENGTH`` and was not decoded."""
-
-    code = "token_too_large"
-    message = "The access token is too large to be accepted."
-
-
-class NotAJWT(TokenError):
-    """The token is not a signed JWT (compact JWS): opaque, encrypted (JWE) or garbage."""
-
-    code = "not_a_jwt"
-    message = (
-        "The access token is not a signed JWT. Auth0 issues an opaque or encrypted token when no "
-        "audience is requested: request the token with audience=<your API identifier>."
-    )
-
-
-class InvalidHeader(TokenError):
-    """The JOSE header asks for something we do not support (crit, b64, zip, nested JWTs...)."""
-
-    code = "invalid_header"
-    message = "The access token's header is invalid or uses an unsupported feature."
-
-
-class WrongTokenType(TokenError):
-    """The header's ``typ`` says the token is not an access token."""
-
-    code = "invalid_token_type"
-    message = "The token's typ says it is not an access token: send the access token."
-
-
-class UnsupportedAlgorithm(TokenError):
-    """The token's ``alg`` is not one of the configured ``ALGORITHMS``."""
-
-    code = "unsupported_algorithm"
-    message = "The access token is signed with an algorithm this API does not accept."
-
-
-class UnknownKey(TokenError):
-    """No signing key in the issuer's JWKS matches the token's ``kid`` and ``alg``."""
-
-    code = "unknown_key"
-    message = (
-        "The access token was signed by a key this API does not know: it is not from the "
-        "configured issuer, or the key has been revoked."
-    )
-
-
-class InvalidSignature(TokenError):
-    """The signature does not verify with the issuer's key."""
-
-    code = "invalid_signature"
-    message = "The access token's signature is invalid."
-
-
-class ClaimError(TokenError):
-    """A claim is missing or has an unacceptable value; ``claim`` names it."""
-
-    code = "invalid_claim"
-
-    def __init__(self, message: str | None = None, *, claim: str, **data: Any) -> None:
-        self.claim = claim
-        super().__init__(message or f"The access token's '{claim}' claim is invalid.", **data)
-
-
-class MissingClaim(ClaimError):
-    """A required claim is absent."""
-
-    code = "missing_claim"
-
-    def __init__(self, message: str | None = None, *, claim: str, **data: Any) -> None:
-        super().__init__(message or f"The access token has no '{claim}' claim.", claim=claim, **data)
-
-
-class InvalidClaim(ClaimError):
-    """A claim has the wrong type or an unacceptable value."""
-
-
-class TokenExpired(ClaimError):
-    """``exp`` is in the past (beyond the leeway)."""
-
-    code = "token_expired"
-
-    def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(
-            message or "The access token has expired: get a new one from Auth0.", claim="exp", **data
-        )
-
-
-class TokenNotYetValid(ClaimError):
-    """``nbf`` or ``iat`` is in the future (beyond the leeway)."""
-
-    code = "token_not_yet_valid"
-
-    def __init__(self, message: str | None = None, *, claim: str = "nbf", **data: Any) -> None:
-        super().__init__(
-            message or "The access token is not valid yet: check the clocks of the issuer and this server.",
-            claim=claim,
-            **data,
-        )
-
-
-class TokenTooOld(ClaimError):
-    """``iat`` is older than ``MAX_TOKEN_AGE`` allows."""
-
-    code = "token_too_old"
-
-    def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(message or "The access token was issued too long ago: get a new one.", claim="iat", **data)
-
-
-class InvalidIssuer(ClaimError):
-    """``iss`` is not one of the configured issuers (compared exactly)."""
-
-    code = "invalid_issuer"
-
-    def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(
-            message
-            or "The access token was issued by an issuer this API does not trust. Check that the "
-            "token comes from the configured Auth0 domain (a custom domain and the tenant's "
-            "*.auth0.com domain are different issuers).",
-            claim="iss",
-            **data,
-        )
-
-
-class InvalidAudience(ClaimError):
-    """``aud`` does not contain one of the configured audiences."""
-
-    code = "invalid_audience"
-
-    def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(
-            message
-            or "The access token is not meant for this API: request it with audience=<this API's identifier>.",
-            claim="aud",
-            **data,
-        )
-
-
-class IDTokenNotAccepted(ClaimError):
-    """The token is an OpenID Connect ID token, which is meant for the client, not for an API."""
-
-    code = "id_token_not_accepted"
-
-    def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(
-            message
-            or "This is an ID token. APIs accept access tokens only: send the access token "
-            "(requested with audience=<your API identifier>), not the ID token.",
-            claim="aud",
-            **data,
-        )
-
-
-class UserRejected(TokenError):
-    """The token is valid but its subject may not use this API (inactive or unknown user)."""
-
-    code = "user_inactive"
-    message = "The user of this access token is inactive."
-
-
-class UnknownSubject(UserRejected):
-    """The token's subject has no user here and ``CREATE_USERS`` is off."""
-
-    code = "unknown_subject"
-    message = "The user of this access token is not registered with this API."
-
-
-class DPoPError(TokenError):
-    """A DPoP proof is missing or invalid (RFC 9449); answered with a ``DPoP`` challenge."""
-
-    error = "invalid_dpop_proof"
-    code = "invalid_dpop_proof"
-    message = "The DPoP proof is missing or invalid."
-    #: The scheme whose challenge carries this error (when the API offers it).
-    challenge = "DPoP"
-
-
-class DPoPRequired(TokenError):
-    """A bearer token was sent where a DPoP-bound one is required (``DPOP = "required"``)."""
-
-    code = "dpop_required"
-    message = "This API accepts only DPoP-bound access tokens: send 'Authorization: DPoP <token>' with a DPoP proof."
-    challenge = "DPoP"
-
-
-class UnsupportedTokenBinding(TokenError):
-    """The token is bound (``cnf``) to a key or certificate whose possession this API cannot check."""
-
-    code = "unsupported_token_binding"
-    message = "This access token is bound to a client certificate or key this API cannot check."
-
-
-class DPoPBindingError(TokenError):
-    """The token's key binding does not fit the scheme: a bound token sent as Bearer, or the reverse."""
-
-    code = "dpop_binding_mismatch"
-    message = "This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
-    challenge = "DPoP"
-
-
-class ClaimRuleFailed(Auth0Error):
-    """A valid token does not satisfy a claim rule (``auth0_drf.rules``); answered with 403.
-
-    ``rule`` describes the rule from its configuration; no claim value is ever put in it.
-    """
-
-    code = "claim_rule_failed"
-
-    def __init__(self, message: str | None = None, *, rule: str, **data: Any) -> None:
-        self.rule = rule
-        super().__init__(message or f"The access token does not satisfy the rule {rule}.", **data)
-
-
-class KeysUnavailable(Auth0Error):
-    """No signing keys could be obtained from the issuer; the token could not be checked."""
-
-    code = "jwks_unavailable"
-    message = (
-        "The API cannot verify access tokens right now because the issuer's signing keys are "
-        "unavailable. Try again shortly."
-    )
-
-
-class ReplayCacheUnavailable(KeysUnavailable):
-    """The DPoP replay cache (``DPOP_REPLAY_CACHE``) failed, so a proof could not be checked: 503."""
-
-    code = "dpop_replay_cache_unavailable"
-    message = "The API cannot check DPoP proofs right now. Try again shortly."
-
-
-class InsufficientScopeError(Auth0Error):
-    """The token is valid but lacks scopes; RFC 6750 ``insufficient_scope``."""
-
-    code = "insufficient_scope"
-
-
-# --- The DRF boundary ---------------------------------------------------------------------
-
-# RFC 6750 section 3: characters allowed in quoted auth-param values (no '"' and no '\').
-_UNSAFE_HEADER_CHARS = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
-
-
-def header_safe(text: str) -> str:
-    """Return ``text`` with every character RFC 6750 forbids in a quoted value removed."""
-    return _UNSAFE_HEADER_CHARS.sub("", text)
+from .challenges import existing_request_state, insufficient_scope_challenge, request_state, rule_challenge
+from .claims import Claims
+from .conf import auth0_settings
+from .errors import (
+    Auth0Error,
+    TokenError,
+    InvalidAuthorizationHeader,
+    TokenTooLarge,
+    NotAJWT,
+    InvalidHeader,
+    WrongTokenType,
+    UnsupportedAlgorithm,
+    UnknownKey,
+    InvalidSignature,
+    ClaimError,
+    MissingClaim,
+    InvalidClaim,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenTooOld,
+    InvalidIssuer,
+    InvalidAudience,
+    IDTokenNotAccepted,
+    UserRejected,
+    UnknownSubject,
+    DPoPError,
+    DPoPRequired,
+    UnsupportedTokenBinding,
+    DPoPBindingError,
+    ClaimRuleFailed,
+    KeysUnavailable,
+    ReplayCacheUnavailable,
+    INSUFFICIENT_SCOPE,
+)
+from .rejections import log_rejection, verified_context
+
+__all__ = [
+    "Auth0Error",
+    "TokenError",
+    "InvalidAuthorizationHeader",
+    "TokenTooLarge",
+    "NotAJWT",
+    "InvalidHeader",
+    "WrongTokenType",
+    "UnsupportedAlgorithm",
+    "UnknownKey",
+    "InvalidSignature",
+    "ClaimError",
+    "MissingClaim",
+    "InvalidClaim",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "TokenTooOld",
+    "InvalidIssuer",
+    "InvalidAudience",
+    "IDTokenNotAccepted",
+    "UserRejected",
+    "UnknownSubject",
+    "DPoPError",
+    "DPoPRequired",
+    "UnsupportedTokenBinding",
+    "DPoPBindingError",
+    "ClaimRuleFailed",
+    "KeysUnavailable",
+    "ReplayCacheUnavailable",
+    "AuthenticationFailed",
+    "ClaimRuleDenied",
+    "ServiceUnavailable",
+    "add_rule_challenge",
+    "add_scope_challenge",
+    "exception_handler",
+    "reject",
+    "rule_failure_body",
+]
 
 
 class AuthenticationFailed(drf_exceptions.AuthenticationFailed):
     """A rejected token: 401 (or 400 for ``invalid_request``) with a machine-readable ``code``.
 
     The body is ``{"detail": <message>, "code": <code>}``; the ``WWW-Authenticate`` challenge is
-    built by the authentication class from ``error`` and ``detail_text``.
+    built by the authentication class from the error ``reject()`` left in the request state.
     """
 
     def __init__(self, error: TokenError) -> None:
@@ -307,6 +104,18 @@ class AuthenticationFailed(drf_exceptions.AuthenticationFailed):
         super().__init__({"detail": error.message, "code": error.code}, code=error.code)
 
 
+def reject(request: Any, error: TokenError) -> AuthenticationFailed:
+    """Log a rejected token, leave its error for the challenge header, and return the DRF error.
+
+    Used by the authentication class and by token-validity rules that run later, as permissions:
+    either way the 401's challenge carries the error, with the scheme the token came with.
+    """
+    request_state(request).error = error
+    # Only verified values are logged; errors raised before the signature check carry none.
+    log_rejection(error.code, error.data.get("verified", {}))
+    return AuthenticationFailed(error)
+
+
 class ServiceUnavailable(drf_exceptions.APIException):
     """The issuer's keys are unavailable: 503 with ``Retry-After``."""
 
@@ -316,23 +125,6 @@ class ServiceUnavailable(drf_exceptions.APIException):
     def __init__(self, error: KeysUnavailable, retry_after: int) -> None:
         self.wait = retry_after
         super().__init__({"detail": error.message, "code": error.code}, code=error.code)
-
-
-#: Where scope permissions leave the scopes a request lacked, for the 403 challenge.
-MISSING_SCOPES_ATTRIBUTE = "_auth0_drf_missing_scopes"
-#: Where claim rules leave the descriptions of the rules a request failed.
-FAILED_RULES_ATTRIBUTE = "_auth0_drf_failed_rules"
-#: Where the authentication class leaves the scheme the token came with ("Bearer" or "DPoP").
-SCHEME_ATTRIBUTE = "_auth0_drf_scheme"
-
-
-def insufficient_scope_challenge(realm: str, scopes: list[str], scheme: str = "Bearer") -> str:
-    """Return the RFC 6750 section 3.1 challenge for a token that lacks ``scopes``."""
-    scope = header_safe(" ".join(scopes))
-    return (
-        f'{scheme} realm="{header_safe(realm)}", error="insufficient_scope", '
-        f'error_description="The access token lacks required scopes", scope="{scope}"'
-    )
 
 
 class ClaimRuleDenied(drf_exceptions.PermissionDenied):
@@ -359,6 +151,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "auth0_drf.exceptions.exception_handler"``. With
     a handler of your own, call ``add_scope_challenge(response, exc, context)`` from it.
     """
+    # Imported here, not at the top: rest_framework.views imports the authentication classes
+    # named in DRF's settings (ours among them) while it is being imported itself.
     from rest_framework.views import exception_handler as drf_exception_handler
 
     response = drf_exception_handler(exc, context)
@@ -372,29 +166,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
 
 def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) -> None:
     """Turn a 403 caused by missing scopes (or failed claim rules) into RFC 6750's ``insufficient_scope`` response."""
-    from .conf import auth0_settings
-
     request = context.get("request")
     if request is None or not isinstance(exc, drf_exceptions.PermissionDenied):
         return
-    missing = getattr(request, MISSING_SCOPES_ATTRIBUTE, None)
-    scheme = getattr(request, SCHEME_ATTRIBUTE, "Bearer")
+    state = existing_request_state(request)
+    if state is None:
+        return
+    missing = state.missing_scopes
+    scheme = state.scheme or "Bearer"
     if not missing:
         add_rule_challenge(response, exc, request, scheme)
         return
-    from .authentication import log_rejection
-    from .claims import Claims
-    from .tokens import verified_context
-
     auth = getattr(request, "auth", None)
     verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
-    log_rejection(InsufficientScopeError.code, verified, missing=" ".join(missing))
+    log_rejection(INSUFFICIENT_SCOPE, verified, missing=" ".join(missing))
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
             "detail": f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)}).",
-            "code": InsufficientScopeError.code,
-            "missing_scopes": missing,
+            "code": INSUFFICIENT_SCOPE,
+            "missing_scopes": list(missing),
         }
 
 
@@ -403,16 +194,11 @@ def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str 
 
     The challenge's description is fixed text: neither the rules nor claim values go in headers.
     """
-    from .conf import auth0_settings
-
-    failed = getattr(request, FAILED_RULES_ATTRIBUTE, None)
-    if not failed:
+    state = existing_request_state(request)
+    if state is None or not state.failed_rules:
         return
-    response["WWW-Authenticate"] = (
-        f'{scheme} realm="{header_safe(auth0_settings.REALM)}", error="insufficient_scope", '
-        'error_description="The access token does not satisfy a rule of this API"'
-    )
+    response["WWW-Authenticate"] = rule_challenge(auth0_settings.REALM, scheme)
     # Rules combined with & | ~ lose their message in DRF: name the failed ones in the body,
     # unless another permission already said what was wrong.
     if not isinstance(response.data, dict) or "code" not in response.data or response.data.get("code") == "permission_denied":
-        response.data = rule_failure_body(list(failed))
+        response.data = rule_failure_body(list(state.failed_rules))

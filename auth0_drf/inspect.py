@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 
 from .conf import IssuerConfig
-from .exceptions import (
+from .errors import (
     Auth0Error,
     ClaimError,
     IDTokenNotAccepted,

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
-from .exceptions import KeysUnavailable, UnknownKey
+from .errors import KeysUnavailable, UnknownKey
 from .fetch import FetchError, FetchResult, check_url, fetch_json
 
 logger = logging.getLogger("auth0_drf")

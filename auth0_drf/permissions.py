@@ -17,7 +17,8 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, BasePermiss
 from rest_framework.request import Request
 
 from .claims import Claims
-from .exceptions import MISSING_SCOPES_ATTRIBUTE, InsufficientScopeError
+from .challenges import request_state
+from .errors import INSUFFICIENT_SCOPE
 
 
 def token_claims(request: Request) -> Claims | None:
@@ -45,11 +46,7 @@ class BoundPermissionMetaclass(BasePermissionMetaclass):
         return type(cls)(label, (cls,), {"__module__": cls.__module__, "__qualname__": label, **attributes})
 
 
-#: The name the scope permissions were first published under.
-ScopePermissionMetaclass = BoundPermissionMetaclass
-
-
-class ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
+class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
     """Base class: grant access when the token carries the scopes ``get_required_scopes`` names.
 
     Returning None from ``get_required_scopes`` denies (a missing requirement never allows).
@@ -68,7 +65,7 @@ class ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
 
     #: True: any one of the scopes suffices; False: all are required.
     any_of = False
-    code = InsufficientScopeError.code
+    code = INSUFFICIENT_SCOPE
     message: Any = "The access token lacks the scopes this endpoint requires."
 
     def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
@@ -86,12 +83,11 @@ class ScopePermission(BasePermission, metaclass=ScopePermissionMetaclass):
             return True
         granted = claims.granted
         missing = [scope for scope in required if scope not in granted]
-        recorded = getattr(request, MISSING_SCOPES_ATTRIBUTE, [])
-        setattr(request, MISSING_SCOPES_ATTRIBUTE, recorded + [s for s in missing if s not in recorded])
+        request_state(request).add_missing_scopes(missing)
         wording = "one of" if self.any_of else "all of"
         self.message = {
             "detail": f"The access token lacks required scopes; it needs {wording}: {' '.join(required)}.",
-            "code": InsufficientScopeError.code,
+            "code": INSUFFICIENT_SCOPE,
             "missing_scopes": missing,
         }
         return False

@@ -32,15 +32,9 @@ from rest_framework.request import Request
 
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .exceptions import (
-    FAILED_RULES_ATTRIBUTE,
-    AuthenticationFailed,
-    ClaimRuleFailed,
-    InvalidClaim,
-    MissingClaim,
-    TokenError,
-    TokenTooOld,
-)
+from .challenges import request_state
+from .errors import ClaimRuleFailed, InvalidClaim, MissingClaim, TokenError, TokenTooOld
+from .exceptions import reject
 from .permissions import BoundPermissionMetaclass, token_claims
 
 logger = logging.getLogger("auth0_drf")
@@ -78,28 +72,15 @@ class ClaimRule(BasePermission, metaclass=BoundPermissionMetaclass):
         try:
             self.check(claims)
         except ClaimRuleFailed as exc:
-            failed = getattr(request, FAILED_RULES_ATTRIBUTE, [])
-            if exc.rule not in failed:
-                setattr(request, FAILED_RULES_ATTRIBUTE, failed + [exc.rule])
+            request_state(request).add_failed_rule(exc.rule)
             self.message = {"detail": exc.message, "code": exc.code, "rules": [exc.rule]}
             return False
         except TokenError as exc:
-            raise reject_token(request, exc) from None
+            raise reject(request, exc) from None
         return True
 
     def __repr__(self) -> str:
         return f"<{self.description}>"
-
-
-def reject_token(request: Request, error: TokenError) -> AuthenticationFailed:
-    """Return the 401 for a token found invalid after authentication (by a token-validity rule).
-
-    The authenticator that accepted the token builds it, so the ``WWW-Authenticate`` challenge
-    carries the error and uses the scheme the token came with.
-    """
-    authenticator = getattr(request, "successful_authenticator", None)
-    reject = getattr(authenticator, "reject", None)
-    return reject(request, error) if callable(reject) else AuthenticationFailed(error)
 
 
 def _check_claim_name(rule: str, claim: Any) -> str:

@@ -32,7 +32,7 @@ from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
 from .conf import BuiltFromSettings, IssuerConfig, auth0_settings
-from .exceptions import (
+from .errors import (
     ClaimError,
     IDTokenNotAccepted,
     InvalidAudience,
@@ -51,6 +51,7 @@ from .exceptions import (
     WrongTokenType,
 )
 from .jwks import SUPPORTED_ALGORITHMS, JWKSCache, KeySet
+from .rejections import verified_context
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
@@ -183,11 +184,6 @@ def decode_segment(segment: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise NotAJWT(f"The access token's {what} is not a JSON object; it is not a JWT.")
     return value
-
-
-def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Return what may be logged about a token whose signature has been verified."""
-    return {"kid": header.get("kid"), "iss": payload.get("iss"), "sub": payload.get("sub")}
 
 
 def _is_number(value: Any) -> bool:

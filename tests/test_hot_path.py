@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from auth0_drf.authentication import Auth0Authentication
-from auth0_drf.exceptions import InvalidAuthorizationHeader, NotAJWT
+from auth0_drf.errors import InvalidAuthorizationHeader, NotAJWT
 from auth0_drf.tokens import b64url_decode, decode_segment
 
 B64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -90,7 +90,7 @@ def test_bearer_fast_path_agrees_with_the_general_path(scheme, gap, token):
 
 @pytest.mark.django_db
 def test_checked_headers_are_kept_read_only_bounded_and_never_when_rejected(auth0_issuer):
-    from auth0_drf.exceptions import UnsupportedAlgorithm
+    from auth0_drf.errors import UnsupportedAlgorithm
     from auth0_drf.tokens import get_verifier
 
     verifier = get_verifier()

@@ -112,7 +112,7 @@ def test_cached_token_expires_with_the_token(auth0_issuer, settings, get_with):
 
 
 def test_cached_token_does_not_outlive_max_token_age(auth0_issuer, settings):
-    from auth0_drf.exceptions import TokenTooOld
+    from auth0_drf.errors import TokenTooOld
 
     settings.AUTH0_DRF = auth0_issuer.settings(LEEWAY=0, MAX_TOKEN_AGE=30)
     verifier = get_verifier()

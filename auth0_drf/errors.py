@@ -1,0 +1,274 @@
+"""The library's error tree: every rejection as a precise exception, with no HTTP in it.
+
+Every error has a stable machine-readable ``code``. Messages say what to fix and never
+contain the token or any text taken from an unverified token. ``auth0_drf.exceptions``
+translates them into DRF errors at the API boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The RFC 6750 error (and our code) of a valid token that lacks what an endpoint requires.
+INSUFFICIENT_SCOPE = "insufficient_scope"
+
+
+class Auth0Error(Exception):
+    """Base class of every error auth0_drf raises."""
+
+    code: str = "error"
+    message: str = "The request could not be authenticated."
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        self.message = message or self.message
+        self.data = data
+        super().__init__(self.message)
+
+
+class TokenError(Auth0Error):
+    """The access token (or how it was sent) is not acceptable; RFC 6750 ``invalid_token``."""
+
+    error = "invalid_token"
+    code = "invalid_token"
+    message = "The access token is invalid."
+
+
+class InvalidAuthorizationHeader(TokenError):
+    """The Authorization header is malformed; RFC 6750 ``invalid_request``."""
+
+    error = "invalid_request"
+    code = "invalid_request"
+    message = "Malformed Authorization header: send exactly 'Authorization: Bearer <access token>'."
+
+
+class TokenTooLarge(TokenError):
+    """The token exceeds ``MAX_TOKEN_LENGTH`` and was not decoded."""
+
+    code = "token_too_large"
+    message = "The access token is too large to be accepted."
+
+
+class NotAJWT(TokenError):
+    """The token is not a signed JWT (compact JWS): opaque, encrypted (JWE) or garbage."""
+
+    code = "not_a_jwt"
+    message = (
+        "The access token is not a signed JWT. Auth0 issues an opaque or encrypted token when no "
+        "audience is requested: request the token with audience=<your API identifier>."
+    )
+
+
+class InvalidHeader(TokenError):
+    """The JOSE header asks for something we do not support (crit, b64, zip, nested JWTs...)."""
+
+    code = "invalid_header"
+    message = "The access token's header is invalid or uses an unsupported feature."
+
+
+class WrongTokenType(TokenError):
+    """The header's ``typ`` says the token is not an access token."""
+
+    code = "invalid_token_type"
+    message = "The token's typ says it is not an access token: send the access token."
+
+
+class UnsupportedAlgorithm(TokenError):
+    """The token's ``alg`` is not one of the configured ``ALGORITHMS``."""
+
+    code = "unsupported_algorithm"
+    message = "The access token is signed with an algorithm this API does not accept."
+
+
+class UnknownKey(TokenError):
+    """No signing key in the issuer's JWKS matches the token's ``kid`` and ``alg``."""
+
+    code = "unknown_key"
+    message = (
+        "The access token was signed by a key this API does not know: it is not from the "
+        "configured issuer, or the key has been revoked."
+    )
+
+
+class InvalidSignature(TokenError):
+    """The signature does not verify with the issuer's key."""
+
+    code = "invalid_signature"
+    message = "The access token's signature is invalid."
+
+
+class ClaimError(TokenError):
+    """A claim is missing or has an unacceptable value; ``claim`` names it."""
+
+    code = "invalid_claim"
+
+    def __init__(self, message: str | None = None, *, claim: str, **data: Any) -> None:
+        self.claim = claim
+        super().__init__(message or f"The access token's '{claim}' claim is invalid.", **data)
+
+
+class MissingClaim(ClaimError):
+    """A required claim is absent."""
+
+    code = "missing_claim"
+
+    def __init__(self, message: str | None = None, *, claim: str, **data: Any) -> None:
+        super().__init__(message or f"The access token has no '{claim}' claim.", claim=claim, **data)
+
+
+class InvalidClaim(ClaimError):
+    """A claim has the wrong type or an unacceptable value."""
+
+
+class TokenExpired(ClaimError):
+    """``exp`` is in the past (beyond the leeway)."""
+
+    code = "token_expired"
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        super().__init__(
+            message or "The access token has expired: get a new one from Auth0.", claim="exp", **data
+        )
+
+
+class TokenNotYetValid(ClaimError):
+    """``nbf`` or ``iat`` is in the future (beyond the leeway)."""
+
+    code = "token_not_yet_valid"
+
+    def __init__(self, message: str | None = None, *, claim: str = "nbf", **data: Any) -> None:
+        super().__init__(
+            message or "The access token is not valid yet: check the clocks of the issuer and this server.",
+            claim=claim,
+            **data,
+        )
+
+
+class TokenTooOld(ClaimError):
+    """``iat`` is older than ``MAX_TOKEN_AGE`` allows."""
+
+    code = "token_too_old"
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        super().__init__(message or "The access token was issued too long ago: get a new one.", claim="iat", **data)
+
+
+class InvalidIssuer(ClaimError):
+    """``iss`` is not one of the configured issuers (compared exactly)."""
+
+    code = "invalid_issuer"
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        super().__init__(
+            message
+            or "The access token was issued by an issuer this API does not trust. Check that the "
+            "token comes from the configured Auth0 domain (a custom domain and the tenant's "
+            "*.auth0.com domain are different issuers).",
+            claim="iss",
+            **data,
+        )
+
+
+class InvalidAudience(ClaimError):
+    """``aud`` does not contain one of the configured audiences."""
+
+    code = "invalid_audience"
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        super().__init__(
+            message
+            or "The access token is not meant for this API: request it with audience=<this API's identifier>.",
+            claim="aud",
+            **data,
+        )
+
+
+class IDTokenNotAccepted(ClaimError):
+    """The token is an OpenID Connect ID token, which is meant for the client, not for an API."""
+
+    code = "id_token_not_accepted"
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        super().__init__(
+            message
+            or "This is an ID token. APIs accept access tokens only: send the access token "
+            "(requested with audience=<your API identifier>), not the ID token.",
+            claim="aud",
+            **data,
+        )
+
+
+class UserRejected(TokenError):
+    """The token is valid but its subject may not use this API (inactive or unknown user)."""
+
+    code = "user_inactive"
+    message = "The user of this access token is inactive."
+
+
+class UnknownSubject(UserRejected):
+    """The token's subject has no user here and ``CREATE_USERS`` is off."""
+
+    code = "unknown_subject"
+    message = "The user of this access token is not registered with this API."
+
+
+class DPoPError(TokenError):
+    """A DPoP proof is missing or invalid (RFC 9449); answered with a ``DPoP`` challenge."""
+
+    error = "invalid_dpop_proof"
+    code = "invalid_dpop_proof"
+    message = "The DPoP proof is missing or invalid."
+    #: The scheme whose challenge carries this error (when the API offers it).
+    challenge = "DPoP"
+
+
+class DPoPRequired(TokenError):
+    """A bearer token was sent where a DPoP-bound one is required (``DPOP = "required"``)."""
+
+    code = "dpop_required"
+    message = "This API accepts only DPoP-bound access tokens: send 'Authorization: DPoP <token>' with a DPoP proof."
+    challenge = "DPoP"
+
+
+class UnsupportedTokenBinding(TokenError):
+    """The token is bound (``cnf``) to a key or certificate whose possession this API cannot check."""
+
+    code = "unsupported_token_binding"
+    message = "This access token is bound to a client certificate or key this API cannot check."
+
+
+class DPoPBindingError(TokenError):
+    """The token's key binding does not fit the scheme: a bound token sent as Bearer, or the reverse."""
+
+    code = "dpop_binding_mismatch"
+    message = "This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
+    challenge = "DPoP"
+
+
+class ClaimRuleFailed(Auth0Error):
+    """A valid token does not satisfy a claim rule (``auth0_drf.rules``); answered with 403.
+
+    ``rule`` describes the rule from its configuration; no claim value is ever put in it.
+    """
+
+    code = "claim_rule_failed"
+
+    def __init__(self, message: str | None = None, *, rule: str, **data: Any) -> None:
+        self.rule = rule
+        super().__init__(message or f"The access token does not satisfy the rule {rule}.", **data)
+
+
+class KeysUnavailable(Auth0Error):
+    """No signing keys could be obtained from the issuer; the token could not be checked."""
+
+    code = "jwks_unavailable"
+    message = (
+        "The API cannot verify access tokens right now because the issuer's signing keys are "
+        "unavailable. Try again shortly."
+    )
+
+
+class ReplayCacheUnavailable(KeysUnavailable):
+    """The DPoP replay cache (``DPOP_REPLAY_CACHE``) failed, so a proof could not be checked: 503."""
+
+    code = "dpop_replay_cache_unavailable"
+    message = "The API cannot check DPoP proofs right now. Try again shortly."
