@@ -21,6 +21,7 @@ from .claims import Claims
 from .conf import auth0_settings
 from .exceptions import (
     FAILED_RULES_ATTRIBUTE,
+    LOGGED_ATTRIBUTE,
     SCHEME_ATTRIBUTE,
     AuthenticationFailed,
     ClaimRuleDenied,
@@ -190,11 +191,17 @@ class Auth0Authentication(BaseAuthentication):
             raise DPoPRequired()
 
     def check_rules(self, claims: Claims, request: Request) -> None:
-        """Apply ``CLAIM_RULES``: a failed authorization rule is a 403, a validity rule a 401."""
+        """Apply ``CLAIM_RULES``: a failed authorization rule is a 403, a validity rule a 401.
+
+        A 403 is logged here (one INFO line naming the rule), whatever exception handler the
+        project uses: only here are the verified claims still at hand.
+        """
         try:
             check_claim_rules(claims)
         except ClaimRuleFailed as exc:
             setattr(request, FAILED_RULES_ATTRIBUTE, [exc.rule])  # for the 403's challenge
+            log_rejection(exc.code, verified_context(claims.header, claims), rules=exc.rule)
+            setattr(request, LOGGED_ATTRIBUTE, True)
             raise ClaimRuleDenied(exc) from None
 
     def get_user(self, claims: Claims, request: Request) -> Any:

@@ -324,6 +324,8 @@ MISSING_SCOPES_ATTRIBUTE = "_auth0_drf_missing_scopes"
 FAILED_RULES_ATTRIBUTE = "_auth0_drf_failed_rules"
 #: Where the authentication class leaves the scheme the token came with ("Bearer" or "DPoP").
 SCHEME_ATTRIBUTE = "_auth0_drf_scheme"
+#: Set once a request's rejection has been logged, so that it is logged once only.
+LOGGED_ATTRIBUTE = "_auth0_drf_rejection_logged"
 
 
 def insufficient_scope_challenge(realm: str, scopes: list[str], scheme: str = "Bearer") -> str:
@@ -408,6 +410,17 @@ def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str 
     failed = getattr(request, FAILED_RULES_ATTRIBUTE, None)
     if not failed:
         return
+    if not getattr(request, LOGGED_ATTRIBUTE, False):
+        # A view's rules (global CLAIM_RULES are logged by the authentication class, which
+        # still holds the verified claims: DRF drops request.auth when authentication raises).
+        from .authentication import log_rejection
+        from .claims import Claims
+        from .tokens import verified_context
+
+        auth = getattr(request, "auth", None)
+        verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
+        log_rejection(ClaimRuleFailed.code, verified, rules="; ".join(failed))
+        setattr(request, LOGGED_ATTRIBUTE, True)
     response["WWW-Authenticate"] = (
         f'{scheme} realm="{header_safe(auth0_settings.REALM)}", error="insufficient_scope", '
         'error_description="The access token does not satisfy a rule of this API"'
