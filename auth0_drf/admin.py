@@ -1,7 +1,8 @@
 """The read-only admin of recorded custom claims: list, detail, a summary by claim name, and a user inline.
 
 Only staff with the ``view_claimrecord`` permission see any of it (superusers have it). Records
-can be deleted, never added or changed: they are what the tokens said.
+can be deleted (with the view *and* delete permissions), never added or changed: they are what
+the tokens said.
 
 On a user's admin page, ``ClaimRecordInline`` lists that user's records with links to them. It
 is added to the instance of whatever ``ModelAdmin`` is registered for the user model on the
@@ -137,6 +138,11 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
     ordering = ("-last_seen",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The delete confirmation pages (one record's, and the changelist's bulk action) show
+        # the records: without the view permission, the delete permission alone shows nothing.
+        return can_view_records(request) and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("claim names"))
     def claim_names_list(self, obj: ClaimRecord) -> str:

@@ -33,7 +33,7 @@ from .errors import (
 from .exceptions import AuthenticationFailed, ClaimRuleDenied, ServiceUnavailable
 from .exceptions import reject as reject_token
 from .recorder import claim_recorder
-from .rejections import verified_context
+from .rejections import log_rejection, verified_context
 from .rules import check_claim_rules
 from .tokens import get_verifier
 
@@ -165,11 +165,18 @@ class Auth0Authentication(BaseAuthentication):
             raise DPoPRequired()
 
     def check_rules(self, claims: Claims, request: Request) -> None:
-        """Apply ``CLAIM_RULES``: a failed authorization rule is a 403, a validity rule a 401."""
+        """Apply ``CLAIM_RULES``: a failed authorization rule is a 403, a validity rule a 401.
+
+        A 403 is logged here (one INFO line naming the rule), whatever exception handler the
+        project uses: only here are the verified claims still at hand.
+        """
         try:
             check_claim_rules(claims)
         except ClaimRuleFailed as exc:
-            request_state(request).add_failed_rule(exc.rule)  # for the 403's challenge
+            state = request_state(request)
+            state.add_failed_rule(exc.rule)  # for the 403's challenge
+            log_rejection(exc.code, verified_context(claims.header, claims), rules=exc.rule)
+            state.logged = True
             raise ClaimRuleDenied(exc) from None
 
     def get_user(self, claims: Claims, request: Request) -> Any:

@@ -37,6 +37,8 @@ class Auth0RequestState:
     missing_scopes: list[str] = field(default_factory=list)
     #: Descriptions (from configuration only) of the claim rules the token failed (403).
     failed_rules: list[str] = field(default_factory=list)
+    #: Whether the rejection has been logged already (it is logged once only).
+    logged: bool = False
 
     def add_missing_scopes(self, scopes: list[str]) -> None:
         """Remember ``scopes`` as missing, each once, in order."""

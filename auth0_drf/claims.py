@@ -11,6 +11,8 @@ from .conf import auth0_settings
 
 #: Where each kind of scope claim lives and how it is shaped.
 SCOPE_SOURCES = ("scope", "permissions", "scp")
+#: How Auth0 ends the ``sub`` of a client credentials token: ``<client id>@clients``.
+_CLIENT_SUFFIX = "@clients"
 
 
 def _as_set(value: Any) -> frozenset[str]:
@@ -92,8 +94,22 @@ class Claims(Mapping[str, Any]):
 
     @cached_property
     def is_machine(self) -> bool:
-        """Whether this is a machine-to-machine (client credentials) token."""
-        return self._claims.get("gty") == "client-credentials" or str(self._claims.get("sub", "")).endswith("@clients")
+        """Whether this is a machine-to-machine (client credentials) token.
+
+        It is when ``gty`` is ``"client-credentials"``, or, for a token without ``gty``, when
+        ``sub`` is exactly ``<client id>@clients``. A person's ``sub`` always carries its
+        connection before a ``|`` (``auth0|...``, ``samlp|acme|bob@clients``), so such a
+        subject is never a machine, whatever it ends with: it gets a database user, which
+        ``is_active=False`` can block.
+        """
+        gty = self._claims.get("gty")
+        if gty is not None:
+            return gty == "client-credentials"
+        sub = self._claims.get("sub")
+        if not isinstance(sub, str) or not sub.endswith(_CLIENT_SUFFIX):
+            return False
+        client_id = sub[: -len(_CLIENT_SUFFIX)]
+        return bool(client_id) and "|" not in client_id and "@" not in client_id
 
     # Scopes
     @cached_property

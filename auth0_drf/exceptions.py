@@ -197,6 +197,13 @@ def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str 
     state = existing_request_state(request)
     if state is None or not state.failed_rules:
         return
+    if not state.logged:
+        # A view's rules (global CLAIM_RULES are logged by the authentication class, which
+        # still holds the verified claims: DRF drops request.auth when authentication raises).
+        auth = getattr(request, "auth", None)
+        verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
+        log_rejection(ClaimRuleFailed.code, verified, rules="; ".join(state.failed_rules))
+        state.logged = True
     response["WWW-Authenticate"] = rule_challenge(auth0_settings.REALM, scheme)
     # Rules combined with & | ~ lose their message in DRF: name the failed ones in the body,
     # unless another permission already said what was wrong.

@@ -32,9 +32,12 @@ def scope_alternatives(permission: Any, view: Any, method: str) -> list[Alternat
     """Return the scope sets, any one of which satisfies ``permission`` for ``method``.
 
     ``[frozenset()]`` means no scope is needed; ``[]`` means nothing satisfies it (a scope
-    permission that declares no scopes for this action denies). DRF's ``&`` and ``|`` are
+    permission that declares no scopes for this action denies; one that names no scopes at
+    all refuses the request whatever it is composed with). DRF's ``&`` and ``|`` are
     followed; a ``~`` cannot be expressed as required scopes and is treated as needing none.
     """
+    if names_no_scopes(permission, view, method):
+        return []
     if isinstance(permission, ScopePermission):
         # get_required_scopes reads only request.method (and the view): a stand-in suffices.
         required = permission.get_required_scopes(SimpleNamespace(method=method.upper()), view)  # type: ignore[arg-type]
@@ -50,6 +53,17 @@ def scope_alternatives(permission: Any, view: Any, method: str) -> list[Alternat
             return _unique(left + right)
         return _unique([a | b for a, b in product(left, right)])
     return [frozenset()]
+
+
+def names_no_scopes(permission: Any, view: Any, method: str) -> bool:
+    """Return whether ``permission`` holds a scope permission that names no scopes (anywhere under ``&``, ``|``, ``~``)."""
+    if isinstance(permission, ScopePermission):
+        required = permission.get_required_scopes(SimpleNamespace(method=method.upper()), view)  # type: ignore[arg-type]
+        return required is not None and not required
+    if isinstance(permission, (drf_permissions.AND, drf_permissions.OR, drf_permissions.NOT)):
+        operands = [getattr(permission, name) for name in ("op1", "op2") if hasattr(permission, name)]
+        return any(names_no_scopes(operand, view, method) for operand in operands)
+    return False
 
 
 def view_scope_alternatives(view: Any, method: str) -> list[Alternative]:

@@ -11,14 +11,18 @@ All classes compose with DRF's operators::
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Sequence
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, BasePermissionMetaclass
 from rest_framework.request import Request
 
 from .claims import Claims
 from .challenges import request_state
 from .errors import INSUFFICIENT_SCOPE
+
+logger = logging.getLogger("auth0_drf")
 
 
 def token_claims(request: Request) -> Claims | None:
@@ -50,6 +54,9 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
     """Base class: grant access when the token carries the scopes ``get_required_scopes`` names.
 
     Returning None from ``get_required_scopes`` denies (a missing requirement never allows).
+    Returning no scopes at all (``HasScope`` named without scopes, an empty ``required_scopes``,
+    no ``scope_resource``) is a misconfiguration, never "no scope needed": the request is
+    refused whatever the permission is composed with (``~``, ``|``), and a WARNING names the view.
     """
 
     scopes: tuple[str, ...] = ()
@@ -76,6 +83,8 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
         if claims is None:
             return False
         required = self.get_required_scopes(request, view)
+        if required is not None and not required:
+            self.refuse_empty_requirement(view)
         if required is None:
             self.message = {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": "insufficient_scope"}
             return False
@@ -91,6 +100,25 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
             "missing_scopes": missing,
         }
         return False
+
+    def refuse_empty_requirement(self, view: Any) -> None:
+        """Refuse a request to a view whose scope permission names no scope, and log which view.
+
+        Raised, not returned: ``~HasScope()`` or ``HasScope() | X`` must not turn a permission
+        that requires nothing into one that grants everything.
+        """
+        view_class = type(view)
+        logger.warning(
+            "auth0_drf: %s on view %s.%s names no scopes, so every request to it is refused: "
+            "name the scopes it requires",
+            type(self).__name__,
+            view_class.__module__,
+            view_class.__name__,
+        )
+        raise PermissionDenied(
+            {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": INSUFFICIENT_SCOPE},
+            code=INSUFFICIENT_SCOPE,
+        )
 
 
 class HasScope(ScopePermission):
@@ -109,15 +137,16 @@ class RequiredScopes(ScopePermission):
     A list applies to every method. A mapping is keyed by ViewSet action (``list``,
     ``retrieve``, ``create``, custom ``@action`` names...) or by HTTP method (``GET``, ``POST``);
     the action is looked up first. A request whose action and method are both missing from
-    the mapping is denied.
+    the mapping is denied. A view without ``required_scopes``, or one that maps the request to
+    no scopes (``[]``), is misconfigured: refused whatever the composition, with a WARNING.
     """
 
     def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
         required = getattr(view, "required_scopes", None)
         if required is None:
-            return None
+            return ()  # a view that declares nothing: misconfigured
         if isinstance(required, str):
-            return (required,)
+            return (required,) if required else ()
         if not isinstance(required, Mapping):
             return tuple(required)
         action = getattr(view, "action", None)
@@ -128,19 +157,21 @@ class RequiredScopes(ScopePermission):
             found = next((v for k, v in required.items() if k.upper() == method), None)
         if found is None:
             return None
-        return (found,) if isinstance(found, str) else tuple(found)
+        if isinstance(found, str):
+            return (found,) if found else ()
+        return tuple(found)
 
 
 class ReadWriteScopes(ScopePermission):
     """Require ``read:<resource>`` for safe methods and ``write:<resource>`` for the others.
 
     ``ReadWriteScopes("messages")``, or plain ``ReadWriteScopes`` with ``scope_resource =
-    "messages"`` on the view.
+    "messages"`` on the view; with neither, the view is misconfigured and every request refused.
     """
 
     def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
         resource = self.scopes[0] if self.scopes else getattr(view, "scope_resource", None)
         if not resource:
-            return None
+            return ()  # no resource named: misconfigured
         verb = "read" if request.method in SAFE_METHODS else "write"
         return (f"{verb}:{resource}",)

@@ -198,9 +198,9 @@ class MaxTokenAge(ClaimRule):
         return type(cls).bound(cls, label, seconds=seconds, description=label)
 
     def check(self, claims: Claims) -> None:
-        iat = claims.get("iat")
-        if iat is None:
+        if "iat" not in claims:
             raise MissingClaim(claim="iat")
+        iat = claims["iat"]
         if isinstance(iat, bool) or not isinstance(iat, (int, float)):
             raise InvalidClaim("The access token's 'iat' claim is not a number.", claim="iat")
         if self.timer() > iat + self.seconds + auth0_settings.LEEWAY:

@@ -63,6 +63,8 @@ MAX_KID_LENGTH = 256
 #: The latest NumericDate accepted (9999-12-31T23:59:59Z): a later one is never meant seriously,
 #: and could not be a datetime (``Claims.expires_at``) or even a float (``10**400``).
 MAX_NUMERIC_DATE = 253402300799
+#: Marks a claim that is not in the payload at all (``None`` is JSON's null, a present value).
+_ABSENT: Any = object()
 
 _AUDIENCE_HINT = (
     "Auth0 issues an opaque or encrypted token when no audience is requested: request the token "
@@ -394,16 +396,18 @@ class TokenVerifier:
         """Check the time claims, the audience, the subject and the shape of scope claims."""
         now = self.timer()
         leeway = self.leeway
-        exp = payload.get("exp")
-        if exp is None:
+        # A time claim that is present must be a number: "exp": null is not a missing exp, and
+        # "nbf": null or "iat": null must not pass as absent (RFC 7519 4.1.4-4.1.6: NumericDate).
+        exp = payload.get("exp", _ABSENT)
+        if exp is _ABSENT:
             raise MissingClaim(claim="exp")
         if not _is_number(exp):
             raise InvalidClaim("The access token's 'exp' claim is not a number.", claim="exp")
         if now >= exp + leeway:
             raise TokenExpired()
         for name in ("nbf", "iat"):
-            value = payload.get(name)
-            if value is None:
+            value = payload.get(name, _ABSENT)
+            if value is _ABSENT:
                 continue
             if not _is_number(value):
                 raise InvalidClaim(f"The access token's '{name}' claim is not a number.", claim=name)

@@ -80,6 +80,67 @@ class Undeclared(APIView):
     get = ok
 
 
+# Misconfigured: permissions that name no scopes at all. Each must refuse every request.
+class BareHasScope(APIView):
+    permission_classes = [HasScope]
+    get = ok
+
+
+class BareHasAnyScope(APIView):
+    permission_classes = [HasAnyScope]
+    get = ok
+
+
+class NegatedBareHasAnyScope(APIView):
+    permission_classes = [IsAuthenticated & ~HasAnyScope]
+    get = ok
+
+
+class NegatedBareHasScope(APIView):
+    permission_classes = [~HasScope]
+    get = ok
+
+
+class BareHasScopeOrScoped(APIView):
+    permission_classes = [HasScope | HasScope("read:things")]
+    get = ok
+
+
+class EmptyRequiredScopes(APIView):
+    permission_classes = [RequiredScopes]
+    required_scopes: list[str] = []
+    get = ok
+
+
+class EmptyRequiredScopesForGet(APIView):
+    permission_classes = [RequiredScopes]
+    required_scopes = {"GET": [], "POST": ["write:things"]}
+    get = post = ok
+
+
+class BareReadWriteScopes(APIView):
+    permission_classes = [ReadWriteScopes]
+    get = ok
+
+
+@api_view(["GET"])
+@permission_classes([HasScope])
+def bare_function(request):
+    return ok(request)
+
+
+EMPTY_REQUIREMENTS = {
+    "empty/has-scope": BareHasScope,
+    "empty/has-any-scope": BareHasAnyScope,
+    "empty/not-has-any-scope": NegatedBareHasAnyScope,
+    "empty/not-has-scope": NegatedBareHasScope,
+    "empty/or": BareHasScopeOrScoped,
+    "empty/required-scopes": EmptyRequiredScopes,
+    "empty/required-scopes-get": EmptyRequiredScopesForGet,
+    "empty/read-write": BareReadWriteScopes,
+}
+
+
 class ThingViewSet(viewsets.ViewSet):
     permission_classes = [RequiredScopes]
     required_scopes = {"list": ["read:things"], "create": ["write:things"], "publish": ["publish:things"]}
@@ -117,5 +178,7 @@ urlpatterns = [
     path("method", MethodScoped.as_view()),
     path("list", ListScoped.as_view()),
     path("undeclared", Undeclared.as_view()),
+    *(path(url, view.as_view()) for url, view in EMPTY_REQUIREMENTS.items()),
+    path("empty/function", bare_function),
     path("", include(router.urls)),
 ]

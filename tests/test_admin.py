@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -163,6 +164,40 @@ def test_viewer_without_delete_permission_cannot_delete(viewer, records):
     response = viewer.post(reverse("admin:auth0_drf_claimrecord_delete", args=[records["bob"].pk]), {"post": "yes"})
     assert response.status_code == 403
     assert ClaimRecord.objects.filter(pk=records["bob"].pk).exists()
+
+
+def record_texts(record: ClaimRecord) -> list[str]:
+    """Return what a page must not show of ``record``: its subject, client and claim values."""
+    texts = [record.subject, record.client_id]
+    for name, value in record.claims.items():
+        texts.append(name)
+        texts.append(value if isinstance(value, str) else json.dumps(value))
+    return [text for text in texts if text]
+
+
+def test_delete_permission_alone_shows_nothing_of_a_record(records):
+    client = staff_client("delete_claimrecord")
+    pages = []
+    for record in records.values():
+        delete_url = reverse("admin:auth0_drf_claimrecord_delete", args=[record.pk])
+        page = client.get(delete_url)
+        assert page.status_code == 403, delete_url
+        confirmed = client.post(delete_url, {"post": "yes"})
+        assert confirmed.status_code == 403
+        pages += [page, confirmed]
+    # The changelist's bulk action: its confirmation page would list the records too.
+    ids = [str(record.pk) for record in records.values()]
+    for data in ({"action": "delete_selected", "_selected_action": ids}, {"action": "delete_selected", "_selected_action": ids, "post": "yes"}):
+        response = client.post(LIST, data)
+        assert response.status_code == 403
+        pages.append(response)
+    pages += [client.get(url) for url in all_pages(records)]
+    pages.append(client.get(reverse("admin:index")))
+    html = "\n".join(page.content.decode() for page in pages)
+    for record in records.values():
+        for text in record_texts(record):
+            assert text not in html, text
+    assert ClaimRecord.objects.count() == len(records)
 
 
 # --- summary ------------------------------------------------------------------------------------

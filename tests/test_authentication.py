@@ -104,6 +104,40 @@ def test_machine_to_machine_token_gets_a_stateless_user(auth0_issuer, client_for
     assert User.objects.count() == 0
 
 
+def test_a_person_whose_enterprise_sub_ends_in_at_clients_gets_a_database_user_that_can_be_blocked(auth0_issuer, client_for):
+    # A SAML connection's user "bob@clients": Auth0 makes the sub "samlp|acme|bob@clients".
+    client = client_for(auth0_issuer.token(sub="samlp|acme|bob@clients"))
+    body = client.get("/api/claims").json()
+    assert body["user"]["is_machine"] is False and body["user"]["stored_in_database"] is True
+    identity = Auth0Identity.objects.get(subject="samlp|acme|bob@clients")
+    User.objects.filter(pk=identity.user_id).update(is_active=False)
+    from auth0_drf.testing import reset_caches
+
+    reset_caches()  # forget the cached user, as another worker would after USER_CACHE_TTL
+    assert_rejected(client.get("/api/claims"), "user_inactive")
+
+
+@pytest.mark.parametrize(
+    ("sub", "claims", "machine"),
+    [
+        ("abc123@clients", {}, True),  # no gty: a bare "<client id>@clients" is a client
+        ("auth0|svc", {"gty": "client-credentials"}, True),  # gty decides when present
+        ("abc123@clients", {"gty": "password"}, False),
+        ("abc123@clients", {"gty": "refresh_token"}, False),
+        ("auth0|abc123@clients", {}, False),
+        ("google-oauth2|1@clients", {}, False),
+        ("@clients", {}, False),
+        ("bob@example.com@clients", {}, False),
+        ("abc123@clients.evil", {}, False),
+    ],
+)
+def test_machine_tokens_are_client_credentials_or_a_bare_client_id_at_clients(auth0_issuer, client_for, sub, claims, machine):
+    body = client_for(auth0_issuer.token(sub=sub, claims=claims)).get("/api/claims").json()
+    assert body["user"]["is_machine"] is machine
+    assert body["user"]["stored_in_database"] is not machine
+    assert Auth0Identity.objects.filter(subject=sub).exists() is not machine
+
+
 # --- not ours: 401 with a bare challenge ---------------------------------------------------
 
 
@@ -193,7 +227,7 @@ def test_unknown_kid_is_rejected(auth0_issuer, get_with):
         ({"drop": ["sub"]}, "missing_claim"),
         ({"drop": ["aud"]}, "missing_claim"),
         ({"claims": {"exp": "4102444800"}}, "invalid_claim"),
-        ({"claims": {"exp": None}}, "missing_claim"),
+        ({"claims": {"exp": None}}, "invalid_claim"),  # present, so not missing: not a number
         ({"claims": {"exp": [4102444800]}}, "invalid_claim"),
         ({"claims": {"exp": True}}, "invalid_claim"),
         ({"claims": {"aud": 42}}, "invalid_claim"),

@@ -112,6 +112,19 @@ def test_not_yet_valid(auth0_issuer):
     assert message.endswith("(not valid for another 10 min))")
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+def test_a_null_time_claim_is_reported_as_not_a_number(auth0_issuer, claim):
+    token = auth0_issuer.token(claims={claim: None})
+    assert problems(token) == [("invalid_claim", f"The access token's '{claim}' claim is not a number.")]
+
+
+def test_the_command_shows_a_null_iat_as_not_a_number_and_refuses_the_token(auth0_issuer):
+    output, error = inspect(auth0_issuer.token(claims={"iat": None}))
+    assert "null (not a number)" in output
+    assert "[invalid_claim] The access token's 'iat' claim is not a number." in output
+    assert error is not None
+
+
 def test_id_token(auth0_issuer):
     token = auth0_issuer.token(audience="client-id-123", claims={"nonce": "n", "email": "a@example.com"}, drop=["azp"])
     assert problems(token) == [

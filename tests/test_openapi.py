@@ -97,7 +97,16 @@ class View:
         (ReadWriteScopes(), "GET", [{"read:messages"}]),
         (ReadWriteScopes(), "PATCH", [{"write:messages"}]),
         (IsAuthenticated(), "GET", [set()]),
+        # Naming no scopes refuses every request, whatever the composition: nothing satisfies it.
+        (HasScope(), "GET", []),
+        (HasAnyScope(), "GET", []),
+        ((HasScope | HasScope("a"))(), "GET", []),
+        ((IsAuthenticated & ~HasScope)(), "GET", []),
     ],
 )
 def test_scope_alternatives_follow_drf_operators(permission, method, expected):
     assert [set(a) for a in scope_alternatives(permission, View(), method)] == expected
+
+
+def test_a_read_write_permission_without_a_resource_is_satisfied_by_nothing():
+    assert scope_alternatives(ReadWriteScopes(), object(), "GET") == []

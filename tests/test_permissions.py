@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import logging
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from auth0_drf.permissions import HasScope
+from tests.permission_urls import EMPTY_REQUIREMENTS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permission_urls")]
 
@@ -161,6 +163,33 @@ def test_view_without_required_scopes_is_denied(call):
     response = call("/undeclared", scope="anything")
     assert response.status_code == 403
     assert response.json()["code"] == "insufficient_scope"
+
+
+EVERY_SCOPE = "read:things write:things read:messages write:messages audit admin"
+
+
+@pytest.mark.parametrize(("url", "view_name"), [*EMPTY_REQUIREMENTS.items(), ("empty/function", "bare_function"), ("undeclared", "Undeclared")])
+def test_a_permission_naming_no_scopes_refuses_every_token_and_warns_naming_the_view(call, caplog, url, view_name):
+    if not isinstance(view_name, str):
+        view_name = view_name.__name__
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        response = call("/" + url, scope=EVERY_SCOPE, permissions=EVERY_SCOPE.split())
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "insufficient_scope"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "auth0_drf" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert f" on view tests.permission_urls.{view_name} names no scopes" in warnings[0]
+
+
+def test_a_view_whose_other_method_names_scopes_still_works(call):
+    assert call("/empty/required-scopes-get", method="post", scope="write:things").status_code == 200
+
+
+def test_a_permission_naming_no_scopes_still_answers_401_without_a_token(auth0_issuer, caplog):
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        response = APIClient().get("/empty/has-scope")
+    assert response.status_code == 401
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING and r.name == "auth0_drf"] == []
 
 
 @pytest.mark.parametrize(

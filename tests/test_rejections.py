@@ -618,7 +618,7 @@ def now() -> int:
 
 CLAIMS = cases(
     ("exp-missing", lambda f: f.signed(payload=f.payload(exp=DROP)), 401, "missing_claim"),
-    ("exp-null", lambda f: f.signed(payload=f.payload(exp=None)), 401, "missing_claim"),
+    ("exp-null", lambda f: f.signed(payload=f.payload(exp=None)), 401, "invalid_claim"),
     ("exp-past", lambda f: f.signed(payload=f.payload(exp=now() - 3600)), 401, "token_expired"),
     ("exp-zero", lambda f: f.signed(payload=f.payload(exp=0)), 401, "token_expired"),
     ("exp-negative", lambda f: f.signed(payload=f.payload(exp=-1)), 401, "token_expired"),
@@ -633,10 +633,13 @@ CLAIMS = cases(
     ("nbf-bool", lambda f: f.signed(payload=f.payload(nbf=False)), 401, "invalid_claim"),
     ("nbf-list", lambda f: f.signed(payload=f.payload(nbf=[0])), 401, "invalid_claim"),
     ("nbf-huge-int", lambda f: f.signed(payload=f.payload(nbf=10**400)), 401, "invalid_claim"),
+    ("nbf-null", lambda f: f.signed(payload=f.payload(nbf=None)), 401, "invalid_claim"),
     ("iat-future", lambda f: f.signed(payload=f.payload(iat=now() + 3600)), 401, "token_not_yet_valid"),
     ("iat-far-future", lambda f: f.signed(payload=f.payload(iat=4102444800)), 401, "token_not_yet_valid"),
     ("iat-string", lambda f: f.signed(payload=f.payload(iat="now")), 401, "invalid_claim"),
     ("iat-huge-int", lambda f: f.signed(payload=f.payload(iat=-(10**400))), 401, "invalid_claim"),
+    ("iat-null", lambda f: f.signed(payload=f.payload(iat=None)), 401, "invalid_claim"),
+    ("iat-object", lambda f: f.signed(payload=f.payload(iat={"$gt": 0})), 401, "invalid_claim"),
     ("iss-missing", lambda f: f.signed(payload=f.payload(iss=DROP)), 401, "missing_claim"),
     ("iss-null", lambda f: f.signed(payload=f.payload(iss=None)), 401, "missing_claim"),
     ("iss-no-trailing-slash", lambda f: f.signed(payload=f.payload(iss=f.issuer.issuer.rstrip("/"))), 401, "invalid_issuer"),
@@ -698,6 +701,15 @@ def test_claims(attacker, forge, settings, builder, status, code):
         code = "missing_claim"
     run(attacker, forge, builder, status, code, path="/api/claims")
     assert Auth0Identity.objects.count() == 0
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [None, MARK, {"when": MARK}])
+def test_a_time_claim_that_is_present_must_be_a_number_and_the_message_names_it(attacker, forge, settings, claim, value):
+    # With MAX_TOKEN_AGE too: a null iat must not read as a missing one there either.
+    settings.AUTH0_DRF = forge.issuer.settings(MAX_TOKEN_AGE=3600)
+    response = attacker.bearer(forge.signed(payload=forge.payload(**{claim: value})), code="invalid_claim", secrets=[MARK])
+    assert response.json()["detail"] == f"The access token's '{claim}' claim is not a number."
 
 
 def test_unknown_issuers_cause_no_fetch_at_all(attacker, forge):

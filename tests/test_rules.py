@@ -264,3 +264,56 @@ def test_claim_rules_setting_is_checked(settings):
     assert [e.id for e in errors] == ["auth0_drf.E011", "auth0_drf.E011"]
     assert errors[0].msg.startswith("AUTH0_DRF['CLAIM_RULES'][0] is not a usable claim rule (")
     assert errors[1].msg.startswith("AUTH0_DRF['CLAIM_RULES'][1] is not a usable claim rule (ImproperlyConfigured")
+
+
+# --- logging: every refusal writes one INFO line, with verified values only ------------------
+
+
+def rejection_lines(caplog: Any) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "auth0_drf" and "rejected" in r.getMessage()]
+
+
+def test_a_global_rule_refusal_is_logged_once_with_the_rule_and_verified_values(settings, auth0_issuer, caplog):
+    settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme])
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        response = get(auth0_issuer, "plain", sub="auth0|outsider", claims={TENANT: "EVIL-TENANT"})
+    assert_rule_failed(response, f"ClaimEquals({TENANT!r}, 'acme')")
+    (record,) = rejection_lines(caplog)
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == (
+        f"auth0_drf: rejected token: code=claim_rule_failed kid={auth0_issuer.signing_key.kid} "
+        f"iss={auth0_issuer.issuer} sub=auth0|outsider rules=ClaimEquals('{TENANT}', 'acme')"
+    )
+    assert (record.auth0_code, record.auth0_sub) == ("claim_rule_failed", "auth0|outsider")
+    assert "EVIL-TENANT" not in caplog.text
+
+
+def test_a_global_rule_refusal_is_logged_with_drfs_own_exception_handler_too(settings, auth0_issuer, caplog):
+    settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme])
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": "rest_framework.views.exception_handler"}
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        response = get(auth0_issuer, "plain", sub="auth0|outsider")
+    assert response.status_code == 403
+    (record,) = rejection_lines(caplog)
+    assert record.auth0_code == "claim_rule_failed" and record.auth0_sub == "auth0|outsider"
+
+
+def test_a_view_rule_refusal_is_logged_once_with_the_failed_rules(auth0_issuer, caplog):
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        response = get(auth0_issuer, "tenant-or-admin", sub="auth0|visitor", claims={TENANT: "EVIL-TENANT"})
+    assert response.status_code == 403
+    (record,) = rejection_lines(caplog)
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == (
+        f"auth0_drf: rejected token: code=claim_rule_failed kid={auth0_issuer.signing_key.kid} "
+        f"iss={auth0_issuer.issuer} sub=auth0|visitor "
+        f"rules=ClaimEquals('{TENANT}', 'acme'); ClaimIncludes('{ROLES}', 'admin')"
+    )
+    assert "EVIL-TENANT" not in caplog.text
+
+
+def test_an_accepted_token_passing_the_rules_logs_no_rejection(settings, auth0_issuer, caplog):
+    settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme])
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        assert get(auth0_issuer, "tenant", claims={TENANT: "acme"}).status_code == 200
+    assert rejection_lines(caplog) == []
