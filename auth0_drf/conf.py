@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_MAX_TTL": 86400,
     "JWKS_MAX_STALENESS": 86400,  # seconds cached keys keep working while refreshes fail
     "JWKS_REFETCH_COOLDOWN": 30,  # minimum seconds between fetches caused by unknown kids
-    "JWKS_TIMEOUT": 5.0,  # total seconds for one JWKS (or discovery) fetch
+    "JWKS_TIMEOUT": 5.0,  # total seconds a request may wait for keys (all its JWKS and discovery fetches)
     "JWKS_MAX_BYTES": 512 * 1024,  # a larger JWKS response is refused
     "JWKS_SHARED_CACHE": None,  # a Django cache alias through which worker processes share keys
     # Verified-token cache (see README, "Caching and its security").

@@ -303,7 +303,10 @@ class TokenVerifier:
         payload = decode_segment(payload_segment, "payload")
         config = self.select_issuer(payload)
         jwks = self.jwks[config.issuer]
-        key = jwks.get_signing_key(header.get("kid"), alg)
+        # One deadline for every fetch this token may need (refresh, refetch, renewed key):
+        # a request waits for keys at most JWKS_TIMEOUT in all.
+        deadline = jwks.lookup_deadline()
+        key = jwks.get_signing_key(header.get("kid"), alg, deadline=deadline)
         if not signature_segment:
             raise InvalidSignature("The access token is not signed.")
         signature = b64url_decode(signature_segment)
@@ -317,7 +320,7 @@ class TokenVerifier:
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
             # The issuer may have replaced the key under the same kid (some regenerate keys on
             # restart): look once more, within the same cooldown as an unknown kid.
-            renewed = jwks.renewed_key(key, alg)
+            renewed = jwks.renewed_key(key, alg, deadline=deadline)
             if renewed is None or not self.algorithms[alg].verify(signing_input, renewed.key, signature):
                 raise InvalidSignature()
             key = renewed
