@@ -92,12 +92,17 @@ AUDIENCES: Kind[str | Sequence[str] | None] = Kind(
 )
 
 
+def _literal(text: str) -> str:
+    """Return ``text`` escaped for a hint template (an example may hold braces)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def optional_text(example: str) -> Kind[str | None]:
     """Return the kind of a string setting that may be left unset (None)."""
     return Kind(
         lambda value: value is None or isinstance(value, str),
         "must be a string or None",
-        f"Set {{setting}} to a string such as {example!r}, or remove it.",
+        f"Set {{setting}} to a string such as {_literal(repr(example))}, or remove it.",
     )
 
 
@@ -112,7 +117,7 @@ def choice(*values: C) -> Kind[C]:
 
 def strings(what: str, example: str) -> Kind[Sequence[str]]:
     """Return the kind of a list of strings, ``what`` saying what they name."""
-    return Kind(_is_strings, f"must be a list of {what}", f"For example {{setting}} = {example}.")
+    return Kind(_is_strings, f"must be a list of {what}", f"For example {{setting}} = {_literal(example)}.")
 
 
 def subset(*values: str) -> Kind[Sequence[str]]:
@@ -130,7 +135,7 @@ def items(what: str, example: str) -> Kind[Sequence[Any]]:
     return Kind(
         lambda value: isinstance(value, (list, tuple)),
         f"must be a list of {what}",
-        f"For example {{setting}} = {example}.",
+        f"For example {{setting}} = {_literal(example)}.",
     )
 
 
