@@ -53,7 +53,8 @@ FLAG: Kind[bool] = Kind(
     "Set {setting} to True or False.",
 )
 NUMBER: Kind[float] = Kind(
-    _is_number, "must be a number of at least 0",
+    _is_number,
+    "must be a number of at least 0",
     "Set {setting} to a number, or remove it for the default ({default!r}).",
 )
 WHOLE_NUMBER: Kind[int] = Kind(
@@ -130,8 +131,8 @@ def subset(*values: str) -> Kind[Sequence[str]]:
     )
 
 
-def items(what: str, example: str) -> Kind[Sequence[Any]]:
-    """Return the kind of a list whose items are checked by a check of their own (``what`` names them)."""
+def entries(what: str, example: str) -> Kind[Sequence[Any]]:
+    """Return the kind of a list whose entries have a check of their own (``what`` names them)."""
     return Kind(
         lambda value: isinstance(value, (list, tuple)),
         f"must be a list of {what}",
@@ -230,7 +231,7 @@ class Auth0Settings:
     )
     ISSUERS: Setting[Sequence[Mapping[str, Any]]] = Setting(
         [],
-        items("dicts", "[{'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}]"),
+        entries("dicts", "[{'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}]"),
         "More issuers: ``[{'ISSUER': ..., 'AUDIENCE': ..., 'JWKS_URI': ...}, ...]``.",
     )
     DISCOVERY = Setting(False, FLAG, "Read ``jwks_uri`` from ``{ISSUER}.well-known/openid-configuration``.")
@@ -288,7 +289,7 @@ class Auth0Settings:
     # Claim rules applied to every token (see auth0_drf.rules); a rule or its dotted path.
     CLAIM_RULES: Setting[Sequence[object]] = Setting(
         [],
-        items("claim rules", "['myapp.rules.TenantIsAcme']"),
+        entries("claim rules", "['myapp.rules.TenantIsAcme']"),
         "Rules every token must satisfy (rules or dotted paths to them).",
     )
     # DPoP (RFC 9449).
