@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from .conf import Auth0Settings
 from .errors import KeysUnavailable, UnknownKey
 from .fetch import FetchError, FetchResult, check_url, fetch_json
 
@@ -194,13 +195,13 @@ class JWKSCache:
         self,
         jwks_uri: str | None,
         *,
-        ttl: float = 600,
-        min_ttl: float = 60,
-        max_ttl: float = 86400,
-        max_staleness: float = 86400,
-        refetch_cooldown: float = 30,
-        timeout: float = 5.0,
-        max_bytes: int = 512 * 1024,
+        ttl: float = Auth0Settings.JWKS_CACHE_TTL.default,
+        min_ttl: float = Auth0Settings.JWKS_MIN_TTL.default,
+        max_ttl: float = Auth0Settings.JWKS_MAX_TTL.default,
+        max_staleness: float = Auth0Settings.JWKS_MAX_STALENESS.default,
+        refetch_cooldown: float = Auth0Settings.JWKS_REFETCH_COOLDOWN.default,
+        timeout: float = Auth0Settings.JWKS_TIMEOUT.default,
+        max_bytes: int = Auth0Settings.JWKS_MAX_BYTES.default,
         discovery_issuer: str | None = None,
         shared_cache: Any = None,
         on_change: Callable[[], None] | None = None,
