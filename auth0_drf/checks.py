@@ -21,6 +21,7 @@ E016       ``USER_BACKEND`` cannot be imported
 W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHENTICATION_CLASSES``
 W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
 W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
+W004       ``OPENAPI_SCHEME`` is ``oauth2`` or ``openIdConnect`` with the development issuer (it cannot log in)
 =========  ===============================================================================
 
 Ids are never reused. No check touches the network: startup works while the issuer is down.
@@ -28,7 +29,7 @@ Ids are never reused. No check touches the network: startup works while the issu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -292,8 +293,24 @@ def _check_dev_issuer() -> list[Error]:
     return []
 
 
+def _check_openapi_scheme() -> list[Warning]:
+    scheme = auth0_settings.OPENAPI_SCHEME
+    if scheme != "bearer" and auth0_settings.DEV_ISSUER:
+        # The development issuer publishes keys and discovery only: Swagger UI would send its login to a 404.
+        return [
+            Warning(
+                f"{_setting('OPENAPI_SCHEME')} is {scheme!r}, but the development issuer has no /authorize or "
+                "/oauth/token endpoint: Swagger UI's Authorize button cannot log in with it.",
+                hint=f"Leave {_setting('OPENAPI_SCHEME')} at 'bearer' in development and paste a token from "
+                "`manage.py auth0_mint`, or configure your Auth0 DOMAIN and AUDIENCE.",
+                id="auth0_drf.W004",
+            )
+        ]
+    return []
+
+
 #: The checks of what values mean, in the order they report, each with the settings it reads.
-_CHECKS: tuple[tuple[Callable[[], list[Error]], frozenset[str]], ...] = (
+_CHECKS: tuple[tuple[Callable[[], Sequence[CheckMessage]], frozenset[str]], ...] = (
     (_check_issuers, frozenset({"DOMAIN", "AUDIENCE", "ISSUER", "JWKS_URI", "ISSUERS", "DISCOVERY"})),
     (_check_algorithms, frozenset({"ALGORITHMS"})),
     (_check_claim_rules, frozenset({"CLAIM_RULES"})),
@@ -302,6 +319,7 @@ _CHECKS: tuple[tuple[Callable[[], list[Error]], frozenset[str]], ...] = (
     (_check_shared_cache, frozenset({"JWKS_SHARED_CACHE"})),
     (_check_user_backend, frozenset({"USER_BACKEND"})),
     (_check_dev_issuer, frozenset({"DEV_ISSUER"})),
+    (_check_openapi_scheme, frozenset({"OPENAPI_SCHEME", "DEV_ISSUER"})),
 )
 
 

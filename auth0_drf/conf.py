@@ -16,10 +16,11 @@ from django.dispatch import receiver
 T = TypeVar("T")
 C = TypeVar("C", bound=str)
 
-#: The values of ``TOKEN_PROFILE``, ``MACHINE_USERS`` and ``DPOP``.
+#: The values of ``TOKEN_PROFILE``, ``MACHINE_USERS``, ``DPOP`` and ``OPENAPI_SCHEME``.
 TokenProfile = Literal["any", "rfc9068"]
 MachineUsers = Literal["stateless", "database"]
 DPoPMode = Literal["off", "allowed", "required"]
+OpenAPIScheme = Literal["bearer", "oauth2", "openIdConnect"]
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,13 @@ class Auth0Settings:
     # A local development issuer (the demo's, never for production; needs DEBUG).
     DEV_ISSUER = Setting(False, FLAG, "A local development issuer whose tokens ``manage.py auth0_mint`` mints.")
     DEV_ISSUER_KEY_FILE = Setting(".auth0_drf_dev_key.pem", FILE_PATH, "Where the development issuer keeps its key.")
+    # OpenAPI (drf-spectacular, see auth0_drf.openapi): what Swagger UI's Authorize button does.
+    OPENAPI_SCHEME: Setting[OpenAPIScheme] = Setting(
+        "bearer",
+        choice(*get_args(OpenAPIScheme)),
+        "The schema's security scheme: ``bearer`` (paste a token), ``oauth2`` (Auth0's authorization code flow) "
+        "or ``openIdConnect`` (the issuer's discovery document).",
+    )
 
     def __init__(self, defaults: Mapping[str, Any] | None = None) -> None:
         self.defaults = defaults or DEFAULTS

@@ -2,14 +2,17 @@
 
 Public interface (keep these names): AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH0_ISSUER, AUTH0_JWKS_URI,
 DATABASE_URL; optional: AUTH0_ALGORITHMS, AUTH0_DPOP ("off", "allowed" or "required"),
-AUTH0_DISCOVERY. With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own
-local development issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
+AUTH0_DISCOVERY, AUTH0_OPENAPI_SCHEME ("bearer", "oauth2" or "openIdConnect": what Swagger UI's
+Authorize button does) and AUTH0_SPA_CLIENT_ID (the Auth0 application Swagger UI logs in with).
+With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own local development
+issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
 With AUTH0_ISSUER and no AUTH0_JWKS_URI, the keys' location is read from the issuer's OpenID
 discovery document (any OpenID provider, not only Auth0, keeps its keys where that says).
 """
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -94,12 +97,15 @@ REST_FRAMEWORK = {
 }
 
 # OpenAPI, when drf-spectacular is installed (optional): /api/schema/ and Swagger UI at /api/docs/,
-# showing the bearer scheme and each operation's scopes (auth0_drf.openapi).
+# showing the security scheme AUTH0_OPENAPI_SCHEME chooses and each operation's scopes (auth0_drf.openapi).
 OPENAPI = importlib.util.find_spec("drf_spectacular") is not None
+# drf-spectacular-sidecar serves Swagger UI from this site, not a CDN: Swagger UI's OAuth2 login returns to
+# its oauth2-redirect.html, which must be on the same origin as /api/docs/.
+OPENAPI_SIDECAR = OPENAPI and importlib.util.find_spec("drf_spectacular_sidecar") is not None
 if OPENAPI:
     INSTALLED_APPS.append("drf_spectacular")
     REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
-    SPECTACULAR_SETTINGS = {
+    SPECTACULAR_SETTINGS: dict[str, Any] = {
         "TITLE": "auth0_drf demo API",
         "VERSION": "1.0.0",
         "POSTPROCESSING_HOOKS": [
@@ -107,6 +113,9 @@ if OPENAPI:
             "auth0_drf.openapi.describe_scopes",
         ],
     }
+    if OPENAPI_SIDECAR:
+        INSTALLED_APPS.append("drf_spectacular_sidecar")
+        SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
 
 # --- auth0_drf -------------------------------------------------------------------------------
 AUTH0_DOMAIN = env("AUTH0_DOMAIN", default="")
@@ -132,7 +141,32 @@ AUTH0_DRF = {
     "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
     "DEV_ISSUER": DEV_ISSUER,
     "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",
+    "OPENAPI_SCHEME": env("AUTH0_OPENAPI_SCHEME", default="bearer"),
 }
+
+
+def swagger_ui_settings(scheme: str, client_id: str, audience: str) -> dict[str, Any]:
+    """Return the ``SPECTACULAR_SETTINGS`` entries that let Swagger UI log in with ``scheme`` (README, "OpenAPI").
+
+    An Auth0 application (``client_id``, a Single Page Application: no secret in the browser) logs in with
+    the authorization code flow and PKCE. In oauth2 mode the schema's authorization URL already carries the
+    audience; an openIdConnect scheme has no URL of ours, so Swagger UI adds it to the request (Auth0 would
+    otherwise issue a token for its /userinfo only). Sending it both ways would repeat the parameter.
+    """
+    if scheme not in ("oauth2", "openIdConnect"):
+        return {}
+    oauth2: dict[str, Any] = {"clientId": client_id, "usePkceWithAuthorizationCodeGrant": True}
+    if scheme == "openIdConnect":
+        oauth2["additionalQueryStringParams"] = {"audience": audience}
+    return {"SWAGGER_UI_OAUTH2_CONFIG": oauth2}
+
+
+if OPENAPI:
+    SPECTACULAR_SETTINGS.update(
+        swagger_ui_settings(
+            AUTH0_DRF["OPENAPI_SCHEME"], env("AUTH0_SPA_CLIENT_ID", default=""), _audiences[0] if _audiences else ""
+        )
+    )
 
 LOGGING = {
     "version": 1,

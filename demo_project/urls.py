@@ -26,9 +26,14 @@ urlpatterns = [
 ]
 
 if getattr(settings, "OPENAPI", False):
-    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerOauthRedirectView, SpectacularSwaggerView
 
     urlpatterns += [
         path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
         path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     ]
+    if getattr(settings, "OPENAPI_SIDECAR", False):
+        # Swagger UI's OAuth2 login returns here (it defaults to oauth2-redirect.html beside the docs page):
+        # this is the callback URL to allow in the Auth0 application.
+        redirect = SpectacularSwaggerOauthRedirectView.as_view()
+        urlpatterns.append(path("api/docs/oauth2-redirect.html", redirect, name="docs-oauth2-redirect"))
