@@ -68,8 +68,9 @@ def scope_alternatives(permission: Any, view: Any, method: str) -> list[Alternat
             return [frozenset({scope}) for scope in required]
         return [frozenset(required)]
     if isinstance(permission, (drf_permissions.AND, drf_permissions.OR)):
-        left = scope_alternatives(getattr(permission, "op1"), view, method)
-        right = scope_alternatives(getattr(permission, "op2"), view, method)
+        # getattr: DRF's type stubs do not declare the operands.
+        left = scope_alternatives(getattr(permission, "op1"), view, method)  # noqa: B009
+        right = scope_alternatives(getattr(permission, "op2"), view, method)  # noqa: B009
         if isinstance(permission, drf_permissions.OR):
             return _unique(left + right)
         return _unique([a | b for a, b in product(left, right)])
