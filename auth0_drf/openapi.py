@@ -16,7 +16,8 @@ demand for each operation become the scopes of its security requirement (alterna
 alternative requirements). With several issuers, the scheme describes the first (``auth0_settings.issuers[0]``:
 the top-level ``ISSUER``/``DOMAIN``, else the first ``ISSUERS`` entry) and its first audience. Add
 ``auth0_drf.openapi.describe_scopes`` to ``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]`` to also write each
-operation's scopes into its description (in every mode).
+operation's scopes into its description (in every mode). ``SwaggerUIOAuth2RedirectView`` serves the page
+Swagger UI's login returns to.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from weakref import WeakKeyDictionary
 
+from django.http import HttpRequest, HttpResponseBase
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import ComponentRegistry, build_bearer_security_scheme_object
 from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.views import SpectacularSwaggerOauthRedirectView
 from rest_framework import permissions as drf_permissions
 
 from .conf import IssuerConfig, auth0_settings
@@ -284,3 +287,20 @@ def describe_scopes(
             note = f"Required scopes: {wording}."
             operation["description"] = f"{operation['description']}\n\n{note}" if operation.get("description") else note
     return result
+
+
+class SwaggerUIOAuth2RedirectView(SpectacularSwaggerOauthRedirectView):
+    """drf-spectacular's redirect to Swagger UI's ``oauth2-redirect.html`` (drf-spectacular-sidecar), fixed for logins.
+
+    Route it at ``oauth2-redirect.html`` beside the Swagger UI page. The login popup comes back to it from
+    the authorization server, another origin; with Django's default ``Cross-Origin-Opener-Policy:
+    same-origin`` on this redirect, the browser would cut the popup off from Swagger UI (``window.opener``
+    is null) and the login would never finish. Like drf-spectacular's Swagger UI view, it answers with
+    ``unsafe-none``.
+    """
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Redirect to the static ``oauth2-redirect.html``, keeping the query string (the code and state)."""
+        response: HttpResponseBase = super().get(request, *args, **kwargs)
+        response["Cross-Origin-Opener-Policy"] = "unsafe-none"
+        return response

@@ -26,7 +26,9 @@ urlpatterns = [
 ]
 
 if getattr(settings, "OPENAPI", False):
-    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerOauthRedirectView, SpectacularSwaggerView
+    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+    from auth0_drf.openapi import SwaggerUIOAuth2RedirectView
 
     urlpatterns += [
         path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -35,5 +37,5 @@ if getattr(settings, "OPENAPI", False):
     if getattr(settings, "OPENAPI_SIDECAR", False):
         # Swagger UI's OAuth2 login returns here (it defaults to oauth2-redirect.html beside the docs page):
         # this is the callback URL to allow in the Auth0 application.
-        redirect = SpectacularSwaggerOauthRedirectView.as_view()
+        redirect = SwaggerUIOAuth2RedirectView.as_view()
         urlpatterns.append(path("api/docs/oauth2-redirect.html", redirect, name="docs-oauth2-redirect"))

@@ -284,6 +284,9 @@ def test_swagger_uis_oauth2_redirect_page_is_served_beside_the_docs():
     page = "drf_spectacular_sidecar/swagger-ui-dist/oauth2-redirect.html"
     assert response["Location"] == f"/static/{page}?code=abc&state=xyz"
     assert finders.find(page)
+    # Not Django's default "same-origin": coming back from Auth0 (another origin), the login popup would lose
+    # window.opener, and with it the way back to Swagger UI.
+    assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"
 
 
 def demo(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
