@@ -117,13 +117,16 @@ def _unique(alternatives: list[Alternative]) -> list[Alternative]:
 class _SchemaState:
     """What one schema generation has learnt so far, for the parts of the schema no single operation sees.
 
-    ``operations`` holds each operation's scope alternatives by ``operationId`` (for ``describe_scopes``, which
-    cannot read them from a bearer scheme's empty lists); ``scopes`` is the oauth2 flow's scope map. The
-    security scheme is registered once, from the first operation, so that map is one dict shared by every
-    definition the extension returns, filled in as each further operation is described.
+    ``requirements`` holds each operation's scope alternatives, for ``describe_scopes``, which cannot read them
+    from a bearer scheme's empty lists. They are found by the identity of the requirement objects placed in the
+    operation (kept here, so that identity stays unique): ``operationId`` and path are no keys, as
+    drf-spectacular still changes them after the postprocessing hooks (duplicate ids, path prefixes).
+    ``scopes`` is the oauth2 flow's scope map. The security scheme is registered once, from the first
+    operation, so that map is one dict shared by every definition the extension returns, filled in as each
+    further operation is described.
     """
 
-    operations: dict[str, list[Alternative]] = field(default_factory=dict)
+    requirements: dict[int, tuple[Requirement, list[Alternative]]] = field(default_factory=dict)
     scopes: dict[str, str] = field(default_factory=dict)
     used_by: dict[str, list[str]] = field(default_factory=dict)
 
@@ -234,25 +237,36 @@ class Auth0AuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore
     def get_security_requirement(self, auto_schema: AutoSchema) -> list[Requirement]:
         """Return the operation's requirements: one per scope alternative (oauth2, openIdConnect), or one empty."""
         alternatives = view_scope_alternatives(auto_schema.view, auto_schema.method) or [frozenset()]
-        self._record(auto_schema, alternatives)
         if openapi_scheme() == "bearer":
             # OpenAPI 3.0: "For other security scheme types, the array MUST be empty."
-            return [{SCHEME_NAME: []}]
-        return [{SCHEME_NAME: sorted(alternative)} for alternative in alternatives]
+            requirements: list[Requirement] = [{SCHEME_NAME: []}]
+        else:
+            requirements = [{SCHEME_NAME: sorted(alternative)} for alternative in alternatives]
+        self._record(auto_schema, alternatives, requirements)
+        return requirements
 
     @staticmethod
-    def _record(auto_schema: AutoSchema, alternatives: list[Alternative]) -> None:
+    def _record(auto_schema: AutoSchema, alternatives: list[Alternative], requirements: list[Requirement]) -> None:
         state = _state(auto_schema.registry)
-        state.operations[auto_schema.get_operation_id()] = alternatives
+        for requirement in requirements:
+            state.requirements[id(requirement)] = (requirement, alternatives)
         descriptions = _scope_descriptions()
         operation = f"{auto_schema.method} {auto_schema.path}"
         for scope in sorted(set().union(*alternatives)):
-            state.used_by.setdefault(scope, []).append(operation)
-        scopes = {scope: f"Used by {', '.join(ops)}." for scope, ops in state.used_by.items()}
+            users = state.used_by.setdefault(scope, [])
+            if operation not in users:
+                users.append(operation)
+        scopes = {scope: _used_by(ops) for scope, ops in state.used_by.items()}
         scopes.update(descriptions)
         # Updated in place: the registered scheme holds this very dict.
         state.scopes.clear()
         state.scopes.update(sorted(scopes.items()))
+
+
+def _used_by(operations: list[str], shown: int = 5) -> str:
+    # A default description of a scope: where it is checked (the first few places, in a large API).
+    more = f" and {len(operations) - shown} more" if len(operations) > shown else ""
+    return f"Used by {', '.join(operations[:shown])}{more}."
 
 
 def required_scopes(operation: dict[str, Any], generator: Any = None) -> list[list[str]]:
@@ -263,11 +277,14 @@ def required_scopes(operation: dict[str, Any], generator: Any = None) -> list[li
     """
     registry = getattr(generator, "registry", None)
     state = _states.get(registry) if isinstance(registry, ComponentRegistry) else None
-    recorded = state.operations.get(operation.get("operationId", "")) if state is not None else None
-    if recorded is not None:
-        choices = [sorted(alternative) for alternative in recorded]
+    requirements = [req for req in operation.get("security", []) if isinstance(req, dict) and SCHEME_NAME in req]
+    recorded = [state.requirements.get(id(req), (None, None))[1] for req in requirements] if state else []
+    found = next((alternatives for alternatives in recorded if alternatives is not None), None)
+    if found is not None:
+        choices = [sorted(alternative) for alternative in found]
     else:
-        choices = [list(req[SCHEME_NAME]) for req in operation.get("security", []) if SCHEME_NAME in req]
+        # Not from this generator run (or copied by an earlier hook): the scope lists say it (not in bearer mode).
+        choices = [list(req[SCHEME_NAME]) for req in requirements]
     # One alternative without scopes (a token alone will do) means no scope is required.
     return [] if not choices or not all(choices) else choices
 
