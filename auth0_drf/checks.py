@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
 from .conf import DEFAULTS, auth0_settings
-from .fetch import is_loopback_url
+from .fetch import is_fetchable_url
 from .jwks import SUPPORTED_ALGORITHMS
 
 AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
@@ -198,9 +198,7 @@ def _check_issuers() -> list[Error]:
                 )
             )
         for what, url in (("ISSUER", config.issuer), ("JWKS_URI", config.jwks_uri)):
-            if url and urlsplit(url).scheme.lower() != "https" and not (
-                urlsplit(url).scheme.lower() == "http" and is_loopback_url(url)
-            ):
+            if url and not is_fetchable_url(url):
                 errors.append(
                     Error(
                         f"{where(what)} {url!r} is not an https:// URL.",
