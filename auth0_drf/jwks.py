@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from .conf import Auth0Settings
 from .errors import KeysUnavailable, UnknownKey
 from .fetch import FetchError, discover_jwks_uri
 from .keys import (
@@ -77,13 +78,13 @@ class JWKSCache:
         self,
         source: KeySource,
         *,
-        ttl: float = 600,
-        min_ttl: float = 60,
-        max_ttl: float = 86400,
-        max_staleness: float = 86400,
-        refetch_cooldown: float = 30,
-        timeout: float = 5.0,
-        max_bytes: int = 512 * 1024,
+        ttl: float = Auth0Settings.JWKS_CACHE_TTL.default,
+        min_ttl: float = Auth0Settings.JWKS_MIN_TTL.default,
+        max_ttl: float = Auth0Settings.JWKS_MAX_TTL.default,
+        max_staleness: float = Auth0Settings.JWKS_MAX_STALENESS.default,
+        refetch_cooldown: float = Auth0Settings.JWKS_REFETCH_COOLDOWN.default,
+        timeout: float = Auth0Settings.JWKS_TIMEOUT.default,
+        max_bytes: int = Auth0Settings.JWKS_MAX_BYTES.default,
         shared_cache: Any = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:

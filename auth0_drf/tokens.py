@@ -31,7 +31,7 @@ from typing import Any, Callable
 from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
-from .conf import BuiltFromSettings, IssuerConfig, auth0_settings
+from .conf import Auth0Settings, BuiltFromSettings, IssuerConfig, auth0_settings
 from .errors import (
     ClaimError,
     IDTokenNotAccepted,
@@ -222,13 +222,13 @@ class TokenVerifier:
         self,
         issuers: Sequence[IssuerConfig],
         *,
-        algorithms: Sequence[str] = ("RS256",),
-        leeway: float = 5,
-        max_length: int = 8192,
-        profile: str = "any",
-        require_kid: bool = False,
-        max_token_age: float | None = None,
-        cache_size: int = 4096,
+        algorithms: Sequence[str] = Auth0Settings.ALGORITHMS.default,
+        leeway: float = Auth0Settings.LEEWAY.default,
+        max_length: int = Auth0Settings.MAX_TOKEN_LENGTH.default,
+        profile: str = Auth0Settings.TOKEN_PROFILE.default,
+        require_kid: bool = Auth0Settings.REQUIRE_KID.default,
+        max_token_age: float | None = Auth0Settings.MAX_TOKEN_AGE.default,
+        cache_size: int = Auth0Settings.TOKEN_CACHE_SIZE.default,
         jwks_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.issuers = {config.issuer: config for config in issuers}
