@@ -1,4 +1,4 @@
-"""The auth0_drf Django app: registers system checks, cache-invalidating signals and the user admin inline."""
+"""The auth0_drf Django app: registers system checks, signal receivers, the development key, the user admin inline."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ class Auth0DrfConfig(AppConfig):
 
     def ready(self) -> None:
         from . import backends, checks  # noqa: F401  (registers checks and signal receivers)
+
+        # The development issuer's key comes in as static keys, registered from here, the top
+        # of the layers, so that the verifier never imports a development tool. Imported here,
+        # as the modules above: apps.py itself is imported while INSTALLED_APPS is loading.
+        from .dev_issuer import follow_settings  # noqa: PLC0415
+
+        follow_settings()
 
         from django.apps import apps
 

@@ -38,7 +38,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from .conf import SETTINGS, Setting, auth0_settings, derive_issuer
-from .fetch import is_loopback_url
+from .fetch import is_fetchable_url
 from .jwks import SUPPORTED_ALGORITHMS
 
 AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
@@ -134,9 +134,7 @@ def _check_trusted_issuers() -> list[Error]:
                 )
             )
         for what, url in (("ISSUER", config.issuer), ("JWKS_URI", config.jwks_uri)):
-            if url and urlsplit(url).scheme.lower() != "https" and not (
-                urlsplit(url).scheme.lower() == "http" and is_loopback_url(url)
-            ):
+            if url and not is_fetchable_url(url):
                 errors.append(
                     Error(
                         f"{where(what)} {url!r} is not an https:// URL.",

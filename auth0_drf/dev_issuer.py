@@ -3,15 +3,16 @@
 Enabled by ``AUTH0_DRF["DEV_ISSUER"] = True`` and only ever with ``DEBUG`` on (system check
 ``auth0_drf.E010``). A key pair is generated once into ``DEV_ISSUER_KEY_FILE`` (keep it out of
 git); its public half is published at ``/.well-known/jwks.json`` by ``auth0_drf.dev_urls`` and
-installed in-process, so verification needs no free server thread to fetch it. Mint tokens with
-``manage.py auth0_mint``.
+registered in-process as the issuer's static keys (``register_static_keys``), so verification
+needs no free server thread to fetch it. Mint tokens with ``manage.py auth0_mint``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
@@ -19,10 +20,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, JsonResponse
 
 from .conf import auth0_settings
-from .issuer import LocalKey, access_token_claims, jwks_document
-
-if TYPE_CHECKING:
-    from .tokens import TokenVerifier
+from .keysources import register_static_keys, static_keys, unregister_static_keys
+from .signing import LocalKey, access_token_claims, jwks_document
 
 
 def dev_issuer_enabled() -> bool:
@@ -68,9 +67,55 @@ def dev_issuer() -> str:
     return issuers[0].issuer
 
 
-def install_dev_keys(verifier: TokenVerifier) -> None:
-    """Install the development key into ``verifier`` so nothing has to be fetched."""
-    verifier.jwks[dev_issuer()].preload(jwks_document([load_or_create_key()]), static=True)
+def dev_jwks() -> dict[str, Any]:
+    """Return the JWKS of the development key (what ``jwks_view`` publishes)."""
+    return jwks_document([load_or_create_key()])
+
+
+_registered_issuer: str | None = None  # the issuer the development key is registered for
+_following_settings = False
+
+
+def register_dev_keys() -> None:
+    """Register the development key as the dev issuer's static keys while ``DEV_ISSUER`` is on, and only then.
+
+    The key itself is read when a verifier is built, so ``DEBUG`` is checked then (as
+    ``load_or_create_key`` does). Settings that name no issuer register nothing: the system
+    checks report them.
+    """
+    global _registered_issuer
+    issuer = _configured_dev_issuer()
+    if issuer == _registered_issuer:
+        return
+    if _registered_issuer is not None and static_keys(_registered_issuer) is dev_jwks:
+        unregister_static_keys(_registered_issuer)  # unless keys were registered for it since by another
+    _registered_issuer = issuer
+    if issuer is not None:
+        register_static_keys(issuer, dev_jwks)
+
+
+def follow_settings() -> None:
+    """Register the development key now and again whenever ``AUTH0_DRF`` changes (``AppConfig.ready()``).
+
+    So ``override_settings`` turns the development issuer on and off, as it does every setting.
+    """
+    global _following_settings
+    if not _following_settings:
+        _following_settings = True
+        auth0_settings.on_reset(register_dev_keys)
+    register_dev_keys()
+
+
+def _configured_dev_issuer() -> str | None:
+    # This runs at start-up and on every settings change, before the system checks: settings
+    # they report (AUTH0_DRF not a dict, malformed ISSUERS...) must not fail here.
+    try:
+        if not auth0_settings.DEV_ISSUER:
+            return None
+        issuers = auth0_settings.issuers
+    except Exception:
+        return None
+    return issuers[0].issuer if issuers else None
 
 
 def mint_token(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import math
 import re
@@ -36,7 +35,7 @@ from jwt.utils import base64url_encode
 
 from .conf import Auth0Settings, BuiltFromSettings, auth0_settings
 from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
-from .jwks import SUPPORTED_ALGORITHMS, parse_jwk
+from .keys import SUPPORTED_ALGORITHMS, parse_jwk, thumbprint
 from .tokens import _is_number, b64url_decode, decode_segment
 
 logger = logging.getLogger("auth0_drf")
@@ -44,7 +43,6 @@ logger = logging.getLogger("auth0_drf")
 #: The algorithms a proof may use by default: asymmetric only (RFC 9449 section 4.2).
 DEFAULT_ALGORITHMS = tuple(Auth0Settings.DPOP_ALGORITHMS.default)
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -53,13 +51,11 @@ MAX_JTI_LENGTH = 256
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """Return the RFC 7638 SHA-256 thumbprint of a public JWK (what ``cnf.jkt`` holds)."""
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))  # type: ignore[arg-type]
-    if members is None or not all(isinstance(jwk.get(name), str) for name in members):
-        raise DPoPError("The DPoP proof's jwk is not a usable public key.")
-    # RFC 7638: the required members only, in lexicographic order, no whitespace.
-    canonical = json.dumps({name: jwk[name] for name in members}, sort_keys=True, separators=(",", ":"))
-    return base64url_encode(hashlib.sha256(canonical.encode()).digest()).decode()
+    """Return the RFC 7638 SHA-256 thumbprint of a proof's public JWK (what ``cnf.jkt`` holds)."""
+    try:
+        return thumbprint(jwk)
+    except ValueError:
+        raise DPoPError("The DPoP proof's jwk is not a usable public key.") from None
 
 
 def access_token_hash(token: str) -> str:
@@ -100,6 +96,10 @@ class MemoryReplayCache:
         self.max_entries = max_entries
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Return how many identifiers are held (``max_entries`` bounds it; expired ones go at the next ``add``)."""
+        return len(self._seen)
 
     def add(self, key: str, timeout: float) -> bool:
         """Remember ``key``; return False if it was already there (a replay)."""

@@ -1,4 +1,4 @@
-"""Fetch a small JSON document (a JWKS or an OpenID configuration) with strict limits.
+"""Fetch a small JSON document (a JWKS or an OpenID configuration) with strict limits; discover ``jwks_uri``.
 
 HTTPS only (plain HTTP for loopback hosts, which tests and the demo use), a total deadline,
 no redirects, a cap on the body size, and one plain-words reason when anything goes wrong.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+
+logger = logging.getLogger("auth0_drf")
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
@@ -48,14 +51,23 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def check_url(url: str) -> None:
-    """Raise ``FetchError`` unless ``url`` is HTTPS, or plain HTTP to a loopback host."""
+def is_fetchable_url(url: str) -> bool:
+    """Return whether ``url`` may be fetched: HTTPS, or plain HTTP to a loopback host (tests, the demo)."""
     try:
         scheme = urlsplit(url).scheme.lower()
     except ValueError:  # urlsplit refuses some malformed URLs ("http://[::1/jwks.json")
-        raise FetchError(f"refusing to fetch {url!r}: it is not a valid URL") from None
-    if scheme == "https" or (scheme == "http" and is_loopback_url(url)):
+        return False
+    return scheme == "https" or (scheme == "http" and is_loopback_url(url))
+
+
+def check_url(url: str) -> None:
+    """Raise ``FetchError`` unless ``url`` is HTTPS, or plain HTTP to a loopback host."""
+    if is_fetchable_url(url):
         return
+    try:
+        urlsplit(url)
+    except ValueError:
+        raise FetchError(f"refusing to fetch {url!r}: it is not a valid URL") from None
     raise FetchError(f"refusing to fetch {url!r}: only https:// URLs (or http:// on loopback) are allowed")
 
 
@@ -71,6 +83,12 @@ def parse_max_age(cache_control: str | None) -> int | None:
         return 0
     match = _MAX_AGE.search(cache_control)
     return int(match.group(1)) if match else None
+
+
+#: Helper threads allowed at once per host and port (they come from the configuration and discovery).
+MAX_PENDING_PER_HOST = 4
+_pending: dict[str, int] = {}
+_pending_lock = threading.Lock()
 
 
 def fetch_json(
@@ -101,7 +119,7 @@ def fetch_json(
             raise FetchError(f"{url} not fetched: {MAX_PENDING_PER_HOST} earlier fetches from {host} have not ended")
         _pending[host] = _pending.get(host, 0) + 1
     started = time.monotonic()
-    outcome: list[Any] = []
+    outcome: list[FetchResult | BaseException] = []
     done = threading.Event()
 
     def exchange() -> None:
@@ -120,20 +138,28 @@ def fetch_json(
         raise
     if not done.wait(max(started + timeout - time.monotonic(), 0) + 0.05):
         raise FetchError(f"{url} did not answer within {timeout:g} s")
-    error = outcome[0]
-    if isinstance(error, Exception) and not isinstance(error, FetchError):
+    result = outcome[0]
+    if isinstance(result, Exception) and not isinstance(result, FetchError):
         # An answer odd enough to break the parsing below (a max-age of thousands of digits...):
         # still one plain-words reason, so callers need to handle FetchError alone.
-        raise FetchError(f"{url} sent an answer that could not be read ({type(error).__name__})") from error
-    if isinstance(error, BaseException):
-        raise error
-    return error
+        raise FetchError(f"{url} sent an answer that could not be read ({type(result).__name__})") from result
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
-#: Helper threads allowed at once per host and port (they come from the configuration and discovery).
-MAX_PENDING_PER_HOST = 4
-_pending: dict[str, int] = {}
-_pending_lock = threading.Lock()
+def discover_jwks_uri(issuer: str, timeout: float, max_bytes: int) -> str:
+    """Return ``jwks_uri`` from the issuer's OpenID configuration, after checking its ``issuer``."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    document = fetch_json(url, timeout=timeout, max_bytes=max_bytes).data
+    if document.get("issuer") != issuer:
+        raise FetchError(f"the OpenID configuration at {url} names another issuer")
+    jwks_uri = document.get("jwks_uri")
+    if not isinstance(jwks_uri, str) or not jwks_uri:
+        raise FetchError(f"the OpenID configuration at {url} has no jwks_uri")
+    check_url(jwks_uri)
+    logger.info("auth0_drf: discovered jwks_uri %s for issuer %s", jwks_uri, issuer)
+    return jwks_uri
 
 
 def _release(host: str) -> None:

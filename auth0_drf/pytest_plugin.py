@@ -19,7 +19,7 @@ import pytest
 @pytest.fixture(scope="session")
 def auth0_signing_key() -> Any:
     """One RSA key for the whole session: generating keys is the slow part of a test issuer."""
-    from auth0_drf.issuer import LocalKey
+    from auth0_drf.signing import LocalKey
 
     return LocalKey.generate("RS256")
 

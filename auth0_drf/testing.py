@@ -7,33 +7,34 @@ With unittest, mix ``Auth0TestMixin`` into your ``TestCase``. See README, "Testi
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 import jwt
 from django.test import override_settings
 
-from .issuer import LocalKey, access_token_claims, jwks_document
-
-if TYPE_CHECKING:
-    from .tokens import TokenVerifier
+from .conf import auth0_settings
+from .keysources import register_static_keys, unregister_static_keys
+from .signing import LocalKey, access_token_claims, jwks_document
 
 #: A response a test can make the loopback server give: (status, headers, body).
 Response = tuple[int, Mapping[str, str], bytes]
 
 
-class RawResponse:
-    """A response written by hand: ``writer(wfile)`` sends the status line, headers and body.
+class HandWrittenResponse(Protocol):
+    """A response that writes its own status line, headers and body, to stall, trickle or break off."""
 
-    Lets tests stall, trickle, lie about lengths or stop mid-way, as broken servers do.
-    """
+    def write_to(self, wfile: io.BufferedIOBase) -> None:
+        """Send the response on ``wfile`` (the connection's output stream)."""
 
-    def __init__(self, writer: Callable[[Any], None]) -> None:
-        self.writer = writer
+
+Answer = Response | HandWrittenResponse
 
 
 class LoopbackServer:
@@ -41,13 +42,13 @@ class LoopbackServer:
 
     ``routes`` maps paths to responses (or callables returning one); ``override``, when set,
     answers every request instead, so tests can make the server fail, stall or redirect. A
-    ``RawResponse`` writes the bytes itself. ``port`` picks the port (default: any free one);
+    ``HandWrittenResponse`` writes the bytes itself. ``port`` picks the port (default: any free one);
     ``ssl_context`` (a server-side ``ssl.SSLContext``) serves HTTPS instead of HTTP.
     """
 
     def __init__(self, *, port: int = 0, ssl_context: Any = None) -> None:
-        self.routes: dict[str, Response | RawResponse | Callable[[], Response | RawResponse]] = {}
-        self.override: Callable[[str], Response | RawResponse | None] | None = None
+        self.routes: dict[str, Answer | Callable[[], Answer]] = {}
+        self.override: Callable[[str], Answer | None] | None = None
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -64,9 +65,9 @@ class LoopbackServer:
                     response = route() if callable(route) else route
                 if response is None:
                     response = (404, {"Content-Type": "text/plain"}, b"not found")
-                if isinstance(response, RawResponse):
+                if not isinstance(response, tuple):
                     try:
-                        response.writer(self.wfile)
+                        response.write_to(self.wfile)
                     except (BrokenPipeError, ConnectionResetError, OSError):
                         pass
                     return
@@ -95,7 +96,7 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def hits(self, path: str | None = None) -> int:
         """Return how many requests arrived (for ``path`` only, if given)."""
@@ -120,9 +121,9 @@ class LoopbackServer:
         self.stop()
 
 
-def json_response(data: Any, status: int = 200, **headers: str) -> Response:
-    """Return a JSON response for ``LoopbackServer``."""
-    return status, {"Content-Type": "application/json", **headers}, json.dumps(data).encode()
+def json_response(data: Any, status: int = 200, *, headers: Mapping[str, str] | None = None, **more: str) -> Response:
+    """Return a JSON response for ``LoopbackServer``, with ``headers`` (or header keyword arguments) added."""
+    return status, {"Content-Type": "application/json", **(headers or {}), **more}, json.dumps(data).encode()
 
 
 class TestIssuer:
@@ -131,6 +132,8 @@ class TestIssuer:
     ``token()`` mints Auth0-shaped access tokens signed by the current key; ``settings()`` and
     ``override_settings()`` point auth0_drf at this issuer.
     """
+
+    __test__ = False  # a helper, not a test class, whatever pytest makes of its name
 
     issuer: str
     jwks_uri: str
@@ -238,7 +241,7 @@ class LocalIssuer(LoopbackServer, TestIssuer):
         LoopbackServer.__init__(self, port=port, ssl_context=ssl_context)
         TestIssuer.__init__(self, audience=audience, keys=keys, alg=alg)
         self.jwks_headers: dict[str, str] = {}
-        self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), **self.jwks_headers)
+        self.routes[self.JWKS_PATH] = lambda: json_response(self.jwks(), headers=self.jwks_headers)
         self.routes["/.well-known/openid-configuration"] = lambda: json_response(
             {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
         )
@@ -257,11 +260,12 @@ class LocalIssuer(LoopbackServer, TestIssuer):
 
 
 class InProcessIssuer(TestIssuer):
-    """A test issuer whose keys are installed straight into auth0_drf: no server, no socket.
+    """A test issuer whose keys are handed straight to auth0_drf: no server, no socket.
 
-    Between ``start()`` and ``stop()``, every verifier auth0_drf builds for ``issuer`` gets
-    these keys preloaded as static (``JWKSCache.preload(..., static=True)``), so nothing is
-    ever fetched. Faster than ``LocalIssuer``; use ``LocalIssuer`` to test fetching itself.
+    Between ``start()`` and ``stop()``, its keys are registered as the static keys of
+    ``issuer`` (``auth0_drf.keysources.register_static_keys``), so nothing is ever fetched for
+    it; ``rotate()`` registers the new set. Faster than ``LocalIssuer``; use ``LocalIssuer`` to
+    test fetching itself.
     """
 
     def __init__(
@@ -276,34 +280,22 @@ class InProcessIssuer(TestIssuer):
         self.issuer = issuer
         # Never fetched (the keys are static); an https URL keeps the system checks quiet.
         self.jwks_uri = issuer.rstrip("/") + "/.well-known/jwks.json"
+        self.started = False
 
     def start(self) -> InProcessIssuer:
-        from . import tokens
-
-        if self._install not in tokens.verifier_hooks:
-            tokens.verifier_hooks.append(self._install)
-        tokens.reset_verifier()  # the next verifier is built with our keys
+        self.started = True
+        register_static_keys(self.issuer, self.jwks)  # the next verifier is built with our keys
         return self
 
     def stop(self) -> None:
-        from . import tokens
-
-        if self._install in tokens.verifier_hooks:
-            tokens.verifier_hooks.remove(self._install)
-        tokens.reset_verifier()
+        self.started = False
+        unregister_static_keys(self.issuer)
 
     def rotate(self, alg: str | None = None, *, keep_old: bool = True) -> LocalKey:
         key = super().rotate(alg, keep_old=keep_old)
-        from . import tokens
-
-        if tokens._verifier.value is not None:
-            self._install(tokens._verifier.value)
+        if self.started:
+            register_static_keys(self.issuer, self.jwks)
         return key
-
-    def _install(self, verifier: TokenVerifier) -> None:
-        cache = verifier.jwks.get(self.issuer)
-        if cache is not None:
-            cache.preload(self.jwks(), static=True)
 
 
 def make_issuer(mode: str = "loopback", **kwargs: Any) -> TestIssuer:
@@ -365,19 +357,7 @@ class Auth0TestMixin:
 
 def reset_caches() -> None:
     """Forget keys, verified tokens and cached users (between tests)."""
-    from .conf import auth0_settings
-
     auth0_settings.reload()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def dpop_proof(
@@ -411,6 +391,6 @@ def dpop_proof(
     for name in drop:
         payload.pop(name, None)
     public = {k: v for k, v in key.public_jwk().items() if k not in ("kid", "alg", "use")}
-    header = {"typ": "dpop+jwt", "alg": key.alg, "jwk": public}
+    header: dict[str, Any] = {"typ": "dpop+jwt", "alg": key.alg, "jwk": public}
     header.update(headers or {})
     return jwt.api_jws.encode(json.dumps(payload).encode(), key.private_key, algorithm=header["alg"], headers=header)

@@ -50,7 +50,9 @@ from .errors import (
     UnsupportedAlgorithm,
     WrongTokenType,
 )
-from .jwks import SUPPORTED_ALGORITHMS, JWKSCache, KeySet
+from .jwks import JWKSCache
+from .keys import SUPPORTED_ALGORITHMS, KeySet
+from .keysources import key_source_for, on_static_keys_change
 from .rejections import verified_context
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -213,6 +215,8 @@ class TokenVerifier:
     """
 
     timer: Callable[[], float] = staticmethod(time.time)
+    #: The class of each issuer's key cache, built over ``key_source_for(config)``: swappable, as DRF's ``cache``.
+    key_cache_class: type[JWKSCache] = JWKSCache
 
     def __init__(
         self,
@@ -245,12 +249,7 @@ class TokenVerifier:
         self._headers: dict[str, tuple[Mapping[str, Any], str]] = {}
         options = dict(jwks_options or {})
         self.jwks: dict[str, JWKSCache] = {
-            config.issuer: JWKSCache(
-                config.jwks_uri,
-                discovery_issuer=config.issuer if config.discovery and not config.jwks_uri else None,
-                on_change=self.clear_cache,
-                **options,
-            )
+            config.issuer: self.key_cache_class(key_source_for(config), on_change=self.clear_cache, **options)
             for config in issuers
         }
 
@@ -488,11 +487,6 @@ class TokenVerifier:
                 raise InvalidClaim(f"The access token's '{name}' claim must be a string.", claim=name)
 
 
-#: Called with every verifier ``build_verifier`` makes: in-process issuers (the test helpers'
-#: ``InProcessIssuer``) install their keys here, so they survive settings changes.
-verifier_hooks: list[Callable[[TokenVerifier], None]] = []
-
-
 def build_verifier() -> TokenVerifier:
     """Return a new ``TokenVerifier`` configured from ``AUTH0_DRF``."""
     s = auth0_settings
@@ -521,12 +515,6 @@ def build_verifier() -> TokenVerifier:
             "shared_cache": shared_cache,
         },
     )
-    if s.DEV_ISSUER:
-        from .dev_issuer import install_dev_keys
-
-        install_dev_keys(verifier)
-    for hook in list(verifier_hooks):
-        hook(verifier)
     return verifier
 
 
@@ -535,3 +523,6 @@ _verifier = BuiltFromSettings(build_verifier)
 get_verifier = _verifier.get
 #: Drop the process-wide verifier, its key caches and its token cache.
 reset_verifier = _verifier.reset
+# Keys registered for in-process issuers (the development issuer, InProcessIssuer) or removed:
+# the next verifier is built with them.
+on_static_keys_change(reset_verifier)

@@ -29,8 +29,8 @@ os.environ["AUTH0_DRF_BENCH_DB"] = os.path.join(_DB_DIR.name, "scale.sqlite3")
 from bench import RESULTS, machine, replace_section  # noqa: E402  (sets up Django)
 
 from auth0_drf.conf import IssuerConfig  # noqa: E402
-from auth0_drf.issuer import LocalKey, access_token_claims, jwks_document  # noqa: E402
-from auth0_drf.jwks import parse_jwks  # noqa: E402
+from auth0_drf.signing import LocalKey, access_token_claims, jwks_document  # noqa: E402
+from auth0_drf.keys import parse_jwks  # noqa: E402
 from auth0_drf.testing import LocalIssuer  # noqa: E402
 from auth0_drf.tokens import TokenVerifier  # noqa: E402
 

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from jwt.algorithms import get_default_algorithms
 from rest_framework.test import APIClient
 
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 
 ALGORITHMS = get_default_algorithms()
 DROP = object()  # a header or claim value meaning "leave this member out"

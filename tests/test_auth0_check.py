@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 from auth0_drf.testing import LocalIssuer, json_response
 
 

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from auth0_drf.backends import Auth0UserBackend
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 from auth0_drf.models import Auth0Identity
 from auth0_drf.testing import LoopbackServer, json_response
 

@@ -116,6 +116,13 @@ def test_e005_allows_loopback_http():
     assert settings_errors(ISSUER="http://127.0.0.1:8000/", AUDIENCE="https://api.example.com") == []
 
 
+def test_e005_reports_a_jwks_uri_that_is_not_a_url_instead_of_crashing():
+    errors = settings_errors(**GOOD, JWKS_URI="https://[::1/jwks.json")
+    assert [(error.msg, error.id) for error in errors] == [
+        ("AUTH0_DRF['JWKS_URI'] 'https://[::1/jwks.json' is not an https:// URL.", "auth0_drf.E005")
+    ]
+
+
 E006_HINT = (
     "Set AUTH0_DRF['ALGORITHMS'] to asymmetric algorithms only (RS256, the Auth0 default; PS256; "
     "ES256; EdDSA). 'none' and HMAC (HS*) would let anyone holding the public key forge tokens."

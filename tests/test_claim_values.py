@@ -58,7 +58,7 @@ def test_escaped_surrogate_pairs_are_ordinary_text(auth0_issuer):
 
 
 def test_a_dpop_proof_with_a_huge_iat_is_refused(auth0_issuer, settings):
-    from auth0_drf.issuer import LocalKey
+    from auth0_drf.signing import LocalKey
 
     settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed")
     key = LocalKey.generate("ES256")

@@ -13,7 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from auth0_drf.dpop import MemoryReplayCache, access_token_hash, jwk_thumbprint, normalize_htu
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 from auth0_drf.testing import dpop_proof
 
 pytestmark = pytest.mark.django_db
@@ -369,10 +369,10 @@ def test_memory_replay_cache_is_bounded_and_forgets_expired_entries():
     assert cache.add("a", 10) and cache.add("b", 10)
     assert not cache.add("a", 10)
     assert cache.add("c", 10)  # evicts "a", the oldest
-    assert len(cache._seen) == 2
+    assert len(cache) == 2
     now[0] += 11
     assert cache.add("b", 10)  # expired entries are gone
-    assert len(cache._seen) == 1
+    assert len(cache) == 1
 
 
 # --- helpers ------------------------------------------------------------------------------

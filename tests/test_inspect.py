@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from auth0_drf.inspect import describe_time, diagnose, duration
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 
 AUDIENCE = "https://api.example.test/"
 

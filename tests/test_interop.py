@@ -11,7 +11,7 @@ import pytest
 from jwt.algorithms import get_default_algorithms
 
 from auth0_drf.conf import IssuerConfig, auth0_settings
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 from auth0_drf.tokens import get_verifier
 

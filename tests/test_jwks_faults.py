@@ -28,9 +28,10 @@ from cryptography.x509.oid import NameOID
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from auth0_drf.issuer import LocalKey, access_token_claims
-from auth0_drf.testing import LocalIssuer, LoopbackServer, RawResponse, json_response
+from auth0_drf.signing import LocalKey, access_token_claims
+from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 
+from .helpers import RawResponse
 from .hostile import assert_rejected
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -93,7 +93,7 @@ def test_a_first_jwks_with_no_usable_key_is_an_outage_not_an_invalid_token(auth0
 
 
 def test_new_key_material_under_the_same_kid_is_used_after_one_refetch(auth0_issuer, client_for, clock):
-    from auth0_drf.issuer import LocalKey
+    from auth0_drf.signing import LocalKey
 
     assert get(client_for, auth0_issuer.token()).status_code == 200
     clock.now += 1
@@ -106,7 +106,7 @@ def test_new_key_material_under_the_same_kid_is_used_after_one_refetch(auth0_iss
 
 
 def test_bad_signatures_refetch_at_most_once_per_cooldown(auth0_issuer, client_for, clock):
-    from auth0_drf.issuer import LocalKey
+    from auth0_drf.signing import LocalKey
 
     assert get(client_for, auth0_issuer.token()).status_code == 200
     forger = LocalKey.generate(kid=auth0_issuer.signing_key.kid)

@@ -9,7 +9,7 @@ import logging
 import pytest
 from django.contrib.auth import get_user_model
 
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 
 pytestmark = pytest.mark.django_db
 

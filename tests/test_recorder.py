@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 from auth0_drf.models import ClaimRecord
 from auth0_drf.recorder import REDACTED, claim_recorder, prune
 from demo_project.api.models import Message

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from django.contrib.auth import get_user_model
 
-from auth0_drf.issuer import LocalKey
+from auth0_drf.signing import LocalKey
 from auth0_drf.models import Auth0Identity
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 

@@ -18,9 +18,10 @@ from rest_framework.test import APIClient
 from auth0_drf.checks import check_settings
 from auth0_drf.fetch import MAX_PENDING_PER_HOST, FetchError, fetch_json
 from auth0_drf.rules import ClaimIncludes
-from auth0_drf.testing import LoopbackServer, RawResponse, wait_until
+from auth0_drf.testing import LoopbackServer
 from auth0_drf.tokens import get_verifier
 
+from .helpers import RawResponse, wait_until
 from .hostile import assert_rejected
 
 pytestmark = pytest.mark.django_db(transaction=True)

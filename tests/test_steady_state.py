@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from auth0_drf.keyshare import fetching_key
 from auth0_drf.models import Auth0Identity
 from auth0_drf.tokens import build_verifier, get_verifier
 
@@ -146,7 +147,7 @@ def test_token_cache_is_not_used_once_keys_are_due_for_refresh(auth0_issuer, set
     assert get_with("/api/private", f"Bearer {token}").status_code == 200
     jwks = next(iter(verifier.jwks.values()))
     auth0_issuer.rotate(keep_old=False)
-    jwks._fresh_until = 0  # the keys' lifetime is over: the next use must refresh them
+    jwks.expire()  # the keys' lifetime is over: the next use must refresh them
     assert get_with("/api/private", f"Bearer {token}").status_code == 401
     assert auth0_issuer.jwks_hits() == 3  # the due refresh, then one refetch for the unknown kid
 
@@ -278,8 +279,7 @@ def test_a_failed_shared_fetch_lets_the_waiting_worker_fetch(auth0_issuer, setti
         caches["jwks"].clear()
         settings.AUTH0_DRF = auth0_issuer.settings(JWKS_SHARED_CACHE="jwks")
         worker = build_verifier()
-        jwks = next(iter(worker.jwks.values()))
-        marker = jwks._shared_key(auth0_issuer.jwks_uri) + ":fetching"
+        marker = fetching_key(auth0_issuer.jwks_uri)
         caches["jwks"].set(marker, 1, timeout=1)  # another worker is fetching...
         gives_up = threading.Timer(0.2, lambda: caches["jwks"].delete(marker))
         gives_up.start()  # ...and gives up without a copy

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -197,3 +201,22 @@ class InProcessMessagesAPITests(Auth0TestMixin, APITestCase):
         self.auth0_authenticate(scope="read:messages")
         self.assertEqual(self.client.get("/api/messages/").status_code, 200)
         self.assertEqual(auth0_settings.AUDIENCE, "https://messages.example/")
+
+
+# --- collection ---------------------------------------------------------------------------
+
+
+def test_pytest_does_not_take_test_issuer_for_a_test_class(tmp_path):
+    # A user's test module that imports TestIssuer (to annotate a fixture, say) must not make
+    # pytest try to collect it: "cannot collect test class 'TestIssuer'" is a warning, an error here.
+    (tmp_path / "test_uses_the_issuer.py").write_text(
+        "from auth0_drf.testing import TestIssuer\n\n\ndef test_nothing():\n    assert TestIssuer\n"
+    )
+    worktree = str(Path(__file__).resolve().parent.parent)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:django", "-p", "no:cacheprovider",
+         "-W", "error::pytest.PytestCollectionWarning", str(tmp_path)],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": worktree}, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -1,7 +1,7 @@
 """An independent OpenID provider for end-to-end tests, written as an outsider would.
 
 It uses only ``cryptography``, PyJWT and the standard library (never ``auth0_drf.testing`` or
-``auth0_drf.issuer``), so the demo is tested against tokens and key sets it did not make
+``auth0_drf.signing``), so the demo is tested against tokens and key sets it did not make
 itself. It serves an OpenID configuration and a JWKS at a non-Auth0 path (``/oauth/keys``)
 on 127.0.0.1 from a background thread, publishes several kinds of keys (current and next RSA
 signing keys, an EC key, an RSA encryption key and a symmetric key), and issues access tokens

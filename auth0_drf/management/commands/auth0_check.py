@@ -9,8 +9,9 @@ from typing import Any, Mapping
 from django.core.management.base import BaseCommand, CommandError
 
 from auth0_drf.conf import IssuerConfig, auth0_settings
-from auth0_drf.fetch import FetchError, fetch_json
-from auth0_drf.jwks import MIN_RSA_BITS, SUPPORTED_ALGORITHMS, discover_jwks_uri, parse_jwk
+from auth0_drf.dev_issuer import dev_jwks
+from auth0_drf.fetch import FetchError, discover_jwks_uri, fetch_json
+from auth0_drf.keys import MIN_RSA_BITS, SUPPORTED_ALGORITHMS, parse_jwk
 
 
 def _rsa_bits(n: Any) -> int | None:
@@ -26,7 +27,7 @@ def _rsa_bits(n: Any) -> int | None:
 def describe_jwk(jwk: Any, algorithms: list[str]) -> tuple[str, str | None]:
     """Return a one-line description of a published key and the algorithm it would verify.
 
-    The verdict comes from ``auth0_drf.jwks.parse_jwk`` (what the verifier itself uses); the
+    The verdict comes from ``auth0_drf.keys.parse_jwk`` (what the verifier itself uses); the
     reasons given for a refused key are only for the reader.
     """
     if not isinstance(jwk, Mapping):
@@ -84,11 +85,8 @@ class Command(BaseCommand):
         audiences = ", ".join(config.audiences) or "(none: set AUTH0_DRF['AUDIENCE'])"
         self.stdout.write(f"  Audience: {audiences}")
         if auth0_settings.DEV_ISSUER and config is auth0_settings.issuers[0]:
-            from auth0_drf.dev_issuer import load_or_create_key
-            from auth0_drf.issuer import jwks_document
-
             self.stdout.write("  JWKS: the local development issuer's key, installed in-process (nothing fetched)")
-            data: dict[str, Any] = jwks_document([load_or_create_key()])
+            data: dict[str, Any] = dev_jwks()
         else:
             timeout, max_bytes = auth0_settings.JWKS_TIMEOUT, auth0_settings.JWKS_MAX_BYTES
             try:

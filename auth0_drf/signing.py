@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from jwt.utils import base64url_encode
+
+from .keys import thumbprint
 
 
 class LocalKey:
@@ -48,10 +48,7 @@ class LocalKey:
 
     def thumbprint(self) -> str:
         """Return the RFC 7638 thumbprint of the public key: a stable ``kid``."""
-        members = self._public_members()
-        required = {name: members[name] for name in ("crv", "e", "kty", "n", "x", "y") if name in members}
-        canonical = json.dumps(required, sort_keys=True, separators=(",", ":")).encode()
-        return base64url_encode(hashlib.sha256(canonical).digest()).decode()
+        return thumbprint(self._public_members())
 
     def _public_members(self) -> dict[str, Any]:
         public = self.public_key
