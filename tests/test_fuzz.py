@@ -105,8 +105,8 @@ def is_valid(header: dict[str, Any], payload: dict[str, Any], issuer: LocalIssue
     if not _number(exp) or now >= exp + LEEWAY:
         return False
     for name in ("nbf", "iat"):
-        value = payload.get(name)
-        if value is not None and (not _number(value) or value > now + LEEWAY):
+        # A registered time claim that is present must be a number: null is not "absent".
+        if name in payload and (not _number(payload[name]) or payload[name] > now + LEEWAY):
             return False
     aud = payload.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
