@@ -36,13 +36,15 @@ from django.core.checks import Error, Tags, Warning, register
 
 from .conf import DEFAULTS, auth0_settings
 from .fetch import is_loopback_url
+from .jose import is_number
 from .jwks import SUPPORTED_ALGORITHMS
+from .profiles import PROFILES
 
 AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
 HANDLER = "auth0_drf.exceptions.exception_handler"
 
 _CHOICES = {
-    "TOKEN_PROFILE": ("any", "rfc9068"),
+    "TOKEN_PROFILE": tuple(PROFILES),
     "MACHINE_USERS": ("stateless", "database"),
     "DPOP": ("off", "allowed", "required"),
 }
@@ -114,9 +116,10 @@ def _check_values() -> list[Error]:
                     id="auth0_drf.E007",
                 )
             )
-    # Read on every request: a wrong type here would make every request a 500.
+    # Read on every request: a wrong type here would make every request a 500. It is added to
+    # iat, so it must be a number the MaxTokenAge rule would take too (no inf, no NaN).
     max_age = auth0_settings.MAX_TOKEN_AGE
-    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or max_age < 0):
+    if max_age is not None and not (is_number(max_age) and max_age >= 0):
         errors.append(
             Error(
                 f"{_setting('MAX_TOKEN_AGE')} must be None or a number of seconds of at least 0.",
