@@ -163,6 +163,28 @@ def test_e007_values_of_the_wrong_type_or_outside_their_choices():
     ]
 
 
+@pytest.mark.parametrize("max_age", [float("nan"), float("inf"), "3600", -1, True])
+def test_e007_a_max_token_age_that_cannot_bound_a_token_age(max_age):
+    # NaN and infinity compare false with every iat: MAX_TOKEN_AGE would silently be off.
+    assert settings_errors(**GOOD, MAX_TOKEN_AGE=max_age) == [
+        Error(
+            "AUTH0_DRF['MAX_TOKEN_AGE'] must be None or a number of seconds of at least 0.",
+            hint="Set AUTH0_DRF['MAX_TOKEN_AGE'] to a number such as 3600, or None (the default).",
+            id="auth0_drf.E007",
+        )
+    ]
+
+
+def test_e007_token_profile_choices_are_the_registered_profiles():
+    assert settings_errors(**GOOD, TOKEN_PROFILE="rfc9086") == [
+        Error(
+            "AUTH0_DRF['TOKEN_PROFILE'] must be one of any, rfc9068.",
+            hint="Set AUTH0_DRF['TOKEN_PROFILE'] to one of 'any', 'rfc9068', or remove it for the default.",
+            id="auth0_drf.E007",
+        )
+    ]
+
+
 def test_e007_settings_not_a_dict():
     with override_settings(AUTH0_DRF=["DOMAIN"]):
         assert check_settings() == [
