@@ -28,31 +28,20 @@ Ids are never reused. No check touches the network: startup works while the issu
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, auth0_settings
+from .conf import SETTINGS, Setting, auth0_settings, derive_issuer
 from .fetch import is_loopback_url
-from .jose import is_number
 from .jwks import SUPPORTED_ALGORITHMS
-from .profiles import PROFILES
 
 AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
 HANDLER = "auth0_drf.exceptions.exception_handler"
-
-_CHOICES = {
-    "TOKEN_PROFILE": tuple(PROFILES),
-    "MACHINE_USERS": ("stateless", "database"),
-    "DPOP": ("off", "allowed", "required"),
-}
-_NUMBERS = (
-    "LEEWAY", "MAX_TOKEN_LENGTH", "JWKS_CACHE_TTL", "JWKS_MIN_TTL", "JWKS_MAX_TTL", "JWKS_MAX_STALENESS",
-    "JWKS_REFETCH_COOLDOWN", "JWKS_TIMEOUT", "JWKS_MAX_BYTES", "TOKEN_CACHE_SIZE", "USER_CACHE_TTL",
-    "RECORD_INTERVAL", "RECORD_MAX_ROWS", "RECORD_MAX_AGE", "DPOP_PROOF_MAX_AGE",
-)
 
 
 def _setting(name: str) -> str:
@@ -60,15 +49,14 @@ def _setting(name: str) -> str:
 
 
 @register(Tags.security, "auth0_drf")
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Check the ``AUTH0_DRF`` dict."""
-    errors: list[Error | Warning] = []
-    user = auth0_settings.user_settings
+    errors: list[CheckMessage] = []
+    user: object = auth0_settings.user_settings
     if not isinstance(user, dict):
-        return [
-            Error("AUTH0_DRF must be a dict.", hint="Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.", id="auth0_drf.E007")
-        ]
-    for name in sorted(set(user) - set(DEFAULTS)):
+        hint = "Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}."
+        return [Error("AUTH0_DRF must be a dict.", hint=hint, id="auth0_drf.E007")]
+    for name in sorted(set(user) - set(SETTINGS)):
         errors.append(
             Error(
                 f"{_setting(name)} is not a setting auth0_drf knows.",
@@ -76,88 +64,32 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 id="auth0_drf.E008",
             )
         )
-    errors += _check_values()
-    entry_errors = _check_issuer_entries()
-    errors += entry_errors or _check_issuers()
-    errors += _check_algorithms()
-    errors += _check_claim_rules()
-    errors += _check_dpop()
-    errors += _check_shared_cache_and_backend()
-    if auth0_settings.DEV_ISSUER and not settings.DEBUG:
-        errors.append(
-            Error(
-                f"{_setting('DEV_ISSUER')} is enabled while DEBUG is off.",
-                hint="The development issuer signs tokens with a key on disk and must never run in production: "
-                "unset AUTH0_DRF['DEV_ISSUER'] and configure your Auth0 DOMAIN and AUDIENCE.",
-                id="auth0_drf.E010",
-            )
-        )
+    wrong = [s for s in SETTINGS.values() if not s.kind.accepts(getattr(auth0_settings, s.name))]
+    errors += [_wrong_type(s) for s in wrong]
+    wrong_names = {s.name for s in wrong}
+    for check, reads in _CHECKS:
+        # A check of what a value means runs only on values of the right type, so it never meets
+        # one it cannot handle: E007 above has reported the others.
+        if not wrong_names & reads:
+            errors += check()
     return errors
 
 
-def _check_values() -> list[Error]:
-    errors = []
-    for name, choices in _CHOICES.items():
-        if getattr(auth0_settings, name) not in choices:
-            errors.append(
-                Error(
-                    f"{_setting(name)} must be one of {', '.join(choices)}.",
-                    hint=f"Set {_setting(name)} to one of {', '.join(repr(c) for c in choices)}, or remove it for the default.",
-                    id="auth0_drf.E007",
-                )
-            )
-    for name in _NUMBERS:
-        value = getattr(auth0_settings, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            errors.append(
-                Error(
-                    f"{_setting(name)} must be a number of at least 0.",
-                    hint=f"Set {_setting(name)} to a number, or remove it for the default ({DEFAULTS[name]!r}).",
-                    id="auth0_drf.E007",
-                )
-            )
-    # Read on every request: a wrong type here would make every request a 500. It is added to
-    # iat, so it must be a number the MaxTokenAge rule would take too (no inf, no NaN).
-    max_age = auth0_settings.MAX_TOKEN_AGE
-    if max_age is not None and not (is_number(max_age) and max_age >= 0):
-        errors.append(
-            Error(
-                f"{_setting('MAX_TOKEN_AGE')} must be None or a number of seconds of at least 0.",
-                hint=f"Set {_setting('MAX_TOKEN_AGE')} to a number such as 3600, or None (the default).",
-                id="auth0_drf.E007",
-            )
-        )
-    for name in ("REQUIRE_KID", "DISCOVERY", "CREATE_USERS", "STATELESS_USERS", "RECORD_CLAIMS", "DEV_ISSUER"):
-        # A string such as "false" would be true.
-        if not isinstance(getattr(auth0_settings, name), bool):
-            errors.append(
-                Error(f"{_setting(name)} must be True or False.", hint=f"Set {_setting(name)} to True or False.", id="auth0_drf.E007")
-            )
-    for name in ("REALM", "CLAIMS_NAMESPACE"):
-        if not isinstance(getattr(auth0_settings, name), str):
-            errors.append(
-                Error(f"{_setting(name)} must be a string.", hint=f"Set {_setting(name)} to a string, or remove it for the default.", id="auth0_drf.E007")
-            )
-    scope_claims = auth0_settings.SCOPE_CLAIMS
-    if isinstance(scope_claims, str) or not set(scope_claims) <= {"scope", "permissions", "scp"}:
-        errors.append(
-            Error(
-                f"{_setting('SCOPE_CLAIMS')} must be a list drawn from 'scope', 'permissions' and 'scp'.",
-                hint=f"Set {_setting('SCOPE_CLAIMS')} to a list such as ['scope', 'permissions'] (the default).",
-                id="auth0_drf.E007",
-            )
-        )
-    for name in ("STANDARD_CLAIMS", "REDACTED_CLAIMS"):
-        # A bare string would be read character by character: nothing would be redacted.
-        value = getattr(auth0_settings, name)
-        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-            errors.append(
-                Error(f"{_setting(name)} must be a list of claim names.", hint=f"For example {_setting(name)} = ['https://myapp.example/secret'].", id="auth0_drf.E007")
-            )
-    return errors
+def _wrong_type(setting: Setting[Any]) -> Error:
+    """Return the E007 error for a setting whose value its kind does not accept."""
+    name = _setting(setting.name)
+    return Error(
+        f"{name} {setting.kind.problem}.",
+        hint=setting.kind.hint.format(setting=name, default=setting.default),
+        id="auth0_drf.E007",
+    )
 
 
 def _check_issuers() -> list[Error]:
+    return _check_issuer_entries() or _check_trusted_issuers()
+
+
+def _check_trusted_issuers() -> list[Error]:
     errors: list[Error] = []
     domain = auth0_settings.DOMAIN
     if domain:
@@ -218,15 +150,14 @@ def _check_issuers() -> list[Error]:
 def _setting_of(issuer: str) -> Callable[[str], str]:
     """Return a function naming a setting where it is set for ``issuer``: top level or an ``ISSUERS`` entry."""
     for index, entry in enumerate(auth0_settings.ISSUERS or []):
-        derived = entry.get("ISSUER") or (f"https://{entry['DOMAIN']}/" if entry.get("DOMAIN") else "")
-        if derived == issuer:
+        if derive_issuer(entry.get("ISSUER"), entry.get("DOMAIN")) == issuer:
             return lambda name: f"AUTH0_DRF['ISSUERS'][{index}]['{name}']"
     return _setting
 
 
 def _check_algorithms() -> list[Error]:
     algorithms = auth0_settings.ALGORITHMS
-    if isinstance(algorithms, str) or not algorithms:
+    if not algorithms:
         return [
             Error(
                 f"{_setting('ALGORITHMS')} must be a non-empty list, e.g. ['RS256'].",
@@ -251,11 +182,8 @@ _ISSUER_KEYS = frozenset({"ISSUER", "DOMAIN", "AUDIENCE", "JWKS_URI", "DISCOVERY
 
 
 def _check_issuer_entries() -> list[Error]:
-    entries = auth0_settings.ISSUERS
-    if not isinstance(entries, (list, tuple)):
-        return [Error(f"{_setting('ISSUERS')} must be a list of dicts.", id="auth0_drf.E014")]
     errors = []
-    for index, entry in enumerate(entries):
+    for index, entry in enumerate(auth0_settings.ISSUERS):
         if not isinstance(entry, dict) or not (entry.get("ISSUER") or entry.get("DOMAIN")):
             errors.append(
                 Error(
@@ -279,11 +207,8 @@ def _check_issuer_entries() -> list[Error]:
 def _check_claim_rules() -> list[Error]:
     from .rules import load_rule
 
-    rules = auth0_settings.CLAIM_RULES
-    if isinstance(rules, str) or not isinstance(rules, (list, tuple)):
-        return [Error(f"{_setting('CLAIM_RULES')} must be a list of claim rules.", id="auth0_drf.E011")]
     errors = []
-    for index, entry in enumerate(rules):
+    for index, entry in enumerate(auth0_settings.CLAIM_RULES):
         try:
             load_rule(entry)
         except Exception as exc:  # an import error or ImproperlyConfigured: report, never crash startup
@@ -298,54 +223,86 @@ def _check_claim_rules() -> list[Error]:
     return errors
 
 
-def _check_dpop() -> list[Error]:
-    errors = []
+def _check_replay_cache() -> list[Error]:
     alias = auth0_settings.DPOP_REPLAY_CACHE
     if alias is not None and alias not in getattr(settings, "CACHES", {"default": {}}):
-        errors.append(
+        return [
             Error(
                 f"{_setting('DPOP_REPLAY_CACHE')} names the cache {alias!r}, which is not in CACHES.",
-                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), or None for an in-process cache.",
+                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), "
+                "or None for an in-process cache.",
                 id="auth0_drf.E012",
             )
-        )
+        ]
+    return []
+
+
+def _check_dpop_algorithms() -> list[Error]:
     algorithms = auth0_settings.DPOP_ALGORITHMS
-    if isinstance(algorithms, str) or not algorithms or any(alg not in SUPPORTED_ALGORITHMS for alg in algorithms):
-        errors.append(
+    if not algorithms or any(alg not in SUPPORTED_ALGORITHMS for alg in algorithms):
+        return [
             Error(
                 f"{_setting('DPOP_ALGORITHMS')} must be a non-empty list of asymmetric algorithms.",
                 hint=f"Choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}; 'none' and HS* are never accepted.",
                 id="auth0_drf.E013",
             )
-        )
-    return errors
+        ]
+    return []
 
 
-def _check_shared_cache_and_backend() -> list[Error]:
-    errors = []
+def _check_shared_cache() -> list[Error]:
     alias = auth0_settings.JWKS_SHARED_CACHE
     if alias is not None and alias not in getattr(settings, "CACHES", {"default": {}}):
         # The verifier is built on the first request: an unknown alias would fail every request.
-        errors.append(
+        return [
             Error(
                 f"{_setting('JWKS_SHARED_CACHE')} names the cache {alias!r}, which is not in CACHES.",
-                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), or None to keep keys per process.",
+                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), "
+                "or None to keep keys per process.",
                 id="auth0_drf.E015",
             )
-        )
-    try:
-        from django.utils.module_loading import import_string
+        ]
+    return []
 
+
+def _check_user_backend() -> list[Error]:
+    try:
         import_string(auth0_settings.USER_BACKEND)
     except Exception as exc:  # an import error: report, never crash startup
-        errors.append(
+        return [
             Error(
                 f"{_setting('USER_BACKEND')} cannot be imported ({type(exc).__name__}).",
                 hint="Set it to the dotted path of auth0_drf.backends.Auth0UserBackend or of your subclass of it.",
                 id="auth0_drf.E016",
             )
-        )
-    return errors
+        ]
+    return []
+
+
+def _check_dev_issuer() -> list[Error]:
+    if auth0_settings.DEV_ISSUER and not settings.DEBUG:
+        return [
+            Error(
+                f"{_setting('DEV_ISSUER')} is enabled while DEBUG is off.",
+                hint="The development issuer signs tokens with a key on disk and must never run in production: "
+                "unset AUTH0_DRF['DEV_ISSUER'] and configure your Auth0 DOMAIN and AUDIENCE.",
+                id="auth0_drf.E010",
+            )
+        ]
+    return []
+
+
+#: The checks of what values mean, in the order they report, each with the settings it reads.
+_CHECKS: tuple[tuple[Callable[[], list[Error]], frozenset[str]], ...] = (
+    (_check_issuers, frozenset({"DOMAIN", "AUDIENCE", "ISSUER", "JWKS_URI", "ISSUERS", "DISCOVERY"})),
+    (_check_algorithms, frozenset({"ALGORITHMS"})),
+    (_check_claim_rules, frozenset({"CLAIM_RULES"})),
+    (_check_replay_cache, frozenset({"DPOP_REPLAY_CACHE"})),
+    (_check_dpop_algorithms, frozenset({"DPOP_ALGORITHMS"})),
+    (_check_shared_cache, frozenset({"JWKS_SHARED_CACHE"})),
+    (_check_user_backend, frozenset({"USER_BACKEND"})),
+    (_check_dev_issuer, frozenset({"DEV_ISSUER"})),
+)
 
 
 @register("auth0_drf")

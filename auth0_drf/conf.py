@@ -1,73 +1,178 @@
-"""The ``AUTH0_DRF`` settings dict, its defaults, and the issuers derived from it."""
+"""The ``AUTH0_DRF`` settings: one table of every setting, the lazy typed object that reads them, and the issuers."""
 
 from __future__ import annotations
 
+import math
+import os
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args, overload
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-#: Every setting auth0_drf reads, with its default. This dict is the single source of truth:
-#: the README's settings table, the system checks and ``auth0_settings`` all follow it.
-DEFAULTS: dict[str, Any] = {
-    # Which tokens are accepted.
-    "DOMAIN": None,  # "example.eu.auth0.com": no scheme, no path
-    "AUDIENCE": None,  # the API identifier, or a list of accepted identifiers
-    "ISSUER": None,  # default "https://{DOMAIN}/"; compared to `iss` exactly
-    "JWKS_URI": None,  # default "{ISSUER}.well-known/jwks.json"
-    "ISSUERS": [],  # several issuers: [{"ISSUER": ..., "AUDIENCE": ..., "JWKS_URI": ...}, ...]
-    "DISCOVERY": False,  # read jwks_uri from {ISSUER}.well-known/openid-configuration
-    "ALGORITHMS": ["RS256"],
-    "LEEWAY": 5,  # seconds of clock skew allowed on exp, nbf and iat
-    "MAX_TOKEN_LENGTH": 8192,  # characters; longer tokens are rejected before decoding
-    "TOKEN_PROFILE": "any",  # "any" (Auth0's default profile and RFC 9068) or "rfc9068"
-    "REQUIRE_KID": False,  # True: a token without `kid` is rejected even if only one key fits
-    "MAX_TOKEN_AGE": None,  # seconds since `iat` after which a token is refused
-    "REALM": "api",  # the realm in WWW-Authenticate challenges
-    # Signing keys.
-    "JWKS_CACHE_TTL": 600,  # seconds keys are used before a refresh, without Cache-Control
-    "JWKS_MIN_TTL": 60,  # bounds applied to the JWKS response's Cache-Control max-age
-    "JWKS_MAX_TTL": 86400,
-    "JWKS_MAX_STALENESS": 86400,  # seconds cached keys keep working while refreshes fail
-    "JWKS_REFETCH_COOLDOWN": 30,  # minimum seconds between fetches caused by unknown kids
-    "JWKS_TIMEOUT": 5.0,  # total seconds for one JWKS (or discovery) fetch
-    "JWKS_MAX_BYTES": 512 * 1024,  # a larger JWKS response is refused
-    "JWKS_SHARED_CACHE": None,  # a Django cache alias through which worker processes share keys
-    # Verified-token cache (see README, "Caching and its security").
-    "TOKEN_CACHE_SIZE": 4096,  # entries; 0 turns the cache off
-    # Users.
-    "USER_BACKEND": "auth0_drf.backends.Auth0UserBackend",
-    "CREATE_USERS": True,  # False: tokens for unknown subjects are rejected
-    "STATELESS_USERS": False,  # True: no database at all, request.user is a TokenUser
-    "MACHINE_USERS": "stateless",  # client-credentials tokens: "stateless" or "database"
-    "USER_CACHE_TTL": 30,  # seconds a looked-up user is reused in this process; 0 turns it off
-    # Scopes.
-    "SCOPE_CLAIMS": ["scope", "permissions"],  # any of "scope", "permissions", "scp"
-    "CLAIMS_NAMESPACE": "",  # e.g. "https://myapp.example/": prefix for claims.custom("state")
-    # Recording custom claims for the admin.
-    "RECORD_CLAIMS": True,
-    "RECORD_INTERVAL": 300,  # seconds between writes for an unchanged subject
-    "RECORD_MAX_ROWS": 1000,
-    "RECORD_MAX_AGE": 30 * 86400,  # seconds
-    "STANDARD_CLAIMS": [
-        "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "scp", "permissions",
-        "gty", "client_id", "cnf", "auth_time", "acr", "amr", "sid", "org_id", "org_name",
-    ],
-    "REDACTED_CLAIMS": [],  # claim names recorded with their value replaced
-    # Claim rules applied to every token (see auth0_drf.rules).
-    "CLAIM_RULES": [],
-    # DPoP (RFC 9449): "off", "allowed" or "required".
-    "DPOP": "off",
-    "DPOP_PROOF_MAX_AGE": 300,  # seconds a proof's iat may lie in the past
-    "DPOP_REPLAY_CACHE": None,  # a Django cache alias for proof jti, shared across workers
-    "DPOP_ALGORITHMS": ["ES256", "PS256", "RS256", "EdDSA"],  # accepted for proofs; asymmetric only
-    # A local development issuer (the demo's, never for production; needs DEBUG).
-    "DEV_ISSUER": False,
-    "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",
-}
+T = TypeVar("T")
+C = TypeVar("C", bound=str)
+
+#: The values of ``TOKEN_PROFILE``, ``MACHINE_USERS`` and ``DPOP``.
+TokenProfile = Literal["any", "rfc9068"]
+MachineUsers = Literal["stateless", "database"]
+DPoPMode = Literal["off", "allowed", "required"]
+
+
+@dataclass(frozen=True)
+class Kind(Generic[T]):
+    """The values a setting of type ``T`` accepts, and how the system check words a wrong one.
+
+    ``problem`` completes "AUTH0_DRF['NAME'] ..." and ``hint`` is a template with ``{setting}``
+    (the setting's name as written in settings.py) and ``{default}`` (its default value).
+    """
+
+    accepts: Callable[[object], bool]
+    problem: str
+    hint: str
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int subclass, but True is no number of seconds. NaN is refused: every comparison with
+    # it is false, so a NaN LEEWAY would let expired tokens through.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 and not math.isnan(value)
+
+
+def _is_strings(value: object) -> bool:
+    # A bare string would be read character by character (nothing would be redacted).
+    return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
+
+
+FLAG: Kind[bool] = Kind(
+    # A string such as "false" would be true.
+    lambda value: isinstance(value, bool),
+    "must be True or False",
+    "Set {setting} to True or False.",
+)
+NUMBER: Kind[float] = Kind(
+    _is_number,
+    "must be a number of at least 0",
+    "Set {setting} to a number, or remove it for the default ({default!r}).",
+)
+WHOLE_NUMBER: Kind[int] = Kind(
+    # A count: 1000.0 rows would break the slicing that prunes them.
+    lambda value: _is_number(value) and isinstance(value, int),
+    "must be a whole number of at least 0",
+    "Set {setting} to a whole number, or remove it for the default ({default!r}).",
+)
+OPTIONAL_SECONDS: Kind[float | None] = Kind(
+    lambda value: value is None or _is_number(value),
+    "must be None or a number of seconds of at least 0",
+    "Set {setting} to a number such as 3600, or None (the default).",
+)
+TEXT: Kind[str] = Kind(
+    lambda value: isinstance(value, str), "must be a string", "Set {setting} to a string, or remove it for the default."
+)
+DOTTED_PATH: Kind[str] = Kind(
+    lambda value: isinstance(value, str),
+    "must be the dotted path of a class, as a string",
+    "Set {setting} to a dotted path such as {default!r} (the default).",
+)
+FILE_PATH: Kind[str | os.PathLike[str]] = Kind(
+    lambda value: isinstance(value, (str, os.PathLike)),
+    "must be a file path",
+    "Set {setting} to a path such as {default!r} (the default).",
+)
+CACHE_ALIAS: Kind[str | None] = Kind(
+    lambda value: value is None or isinstance(value, str),
+    "must be the alias of a cache in CACHES, or None",
+    "Set {setting} to an alias from CACHES such as 'default', or None (the default).",
+)
+AUDIENCES: Kind[str | Sequence[str] | None] = Kind(
+    lambda value: value is None or isinstance(value, str) or _is_strings(value),
+    "must be a string or a list of strings",
+    "Set {setting} to your API identifier, such as 'https://api.example.com', or a list of them.",
+)
+
+
+def _literal(text: str) -> str:
+    """Return ``text`` escaped for a hint template (an example may hold braces)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def optional_text(example: str) -> Kind[str | None]:
+    """Return the kind of a string setting that may be left unset (None)."""
+    return Kind(
+        lambda value: value is None or isinstance(value, str),
+        "must be a string or None",
+        f"Set {{setting}} to a string such as {_literal(repr(example))}, or remove it.",
+    )
+
+
+def choice(*values: C) -> Kind[C]:
+    """Return the kind of a setting that is one of ``values``."""
+    return Kind(
+        lambda value: value in values,
+        f"must be one of {', '.join(values)}",
+        f"Set {{setting}} to one of {', '.join(map(repr, values))}, or remove it for the default.",
+    )
+
+
+def strings(what: str, example: str) -> Kind[Sequence[str]]:
+    """Return the kind of a list of strings, ``what`` saying what they name."""
+    return Kind(_is_strings, f"must be a list of {what}", f"For example {{setting}} = {_literal(example)}.")
+
+
+def subset(*values: str) -> Kind[Sequence[str]]:
+    """Return the kind of a list whose items are drawn from ``values``."""
+    *first, last = map(repr, values)
+    return Kind(
+        lambda value: isinstance(value, (list, tuple)) and all(item in values for item in value),
+        f"must be a list drawn from {', '.join(first)} and {last}",
+        "Set {setting} to a list such as {default!r} (the default).",
+    )
+
+
+def entries(what: str, example: str) -> Kind[Sequence[Any]]:
+    """Return the kind of a list whose entries have a check of their own (``what`` names them)."""
+    return Kind(
+        lambda value: isinstance(value, (list, tuple)),
+        f"must be a list of {what}",
+        f"For example {{setting}} = {_literal(example)}.",
+    )
+
+
+class Setting(Generic[T]):
+    """One ``AUTH0_DRF`` setting: its default, the values it accepts (its kind) and what it does.
+
+    Declared in the body of ``Auth0Settings``, it is also the typed attribute that reads the setting. The
+    first read stores the value on the instance, which then hides this (non-data) descriptor: later reads
+    are plain attribute reads (settings are read on every request) until ``Auth0Settings.reload()``.
+    """
+
+    def __init__(self, default: T, kind: Kind[T], description: str) -> None:
+        self.name = ""
+        self.default = default
+        self.kind = kind
+        self.description = self.__doc__ = description
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Setting {self.name}={self.default!r}>"
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> Setting[T]: ...
+    @overload
+    def __get__(self, instance: Auth0Settings, owner: type | None = None) -> T: ...
+    def __get__(self, instance: Auth0Settings | None, owner: type | None = None) -> Setting[T] | T:
+        if instance is None:
+            return self
+        value: T = instance.user_settings.get(self.name, instance.defaults.get(self.name, self.default))
+        instance.__dict__[self.name] = value
+        return value
+
+    # No __set__ on purpose: a data descriptor would be consulted on every read, before the instance's
+    # __dict__, and the steady state would no longer be a plain attribute read.
 
 
 @dataclass(frozen=True)
@@ -85,7 +190,15 @@ def default_jwks_uri(issuer: str) -> str:
     return issuer.rstrip("/") + "/.well-known/jwks.json"
 
 
-def as_tuple(value: Any) -> tuple[str, ...]:
+def derive_issuer(issuer: str | None, domain: str | None) -> str:
+    """Return the issuer named by an ``ISSUER`` and a ``DOMAIN``: ``ISSUER`` if set, else ``https://{DOMAIN}/``.
+
+    Returns ``""`` when neither is set. Used for the top-level settings and for each ``ISSUERS`` entry.
+    """
+    return issuer or (f"https://{domain}/" if domain else "")
+
+
+def as_tuple(value: str | Iterable[str] | None) -> tuple[str, ...]:
     """Return a setting that may be one string or a list of strings as a tuple."""
     if value is None or value == "":
         return ()
@@ -95,51 +208,142 @@ def as_tuple(value: Any) -> tuple[str, ...]:
 
 
 class Auth0Settings:
-    """Read ``settings.AUTH0_DRF`` lazily, falling back to ``DEFAULTS``.
+    """Read ``settings.AUTH0_DRF`` lazily, falling back to each setting's default.
 
-    Values are read on first use and cached until Django's ``setting_changed`` signal says
-    ``AUTH0_DRF`` changed, so ``override_settings`` works in tests without reloads.
+    The class body is the table of every setting (``SETTINGS`` lists it): its default, its kind (the
+    system checks refuse other values) and a description. Values are read on first use and cached until
+    Django's ``setting_changed`` signal says ``AUTH0_DRF`` changed, so ``override_settings`` works in tests
+    without reloads.
     """
 
-    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+    # Which tokens are accepted.
+    DOMAIN = Setting(None, optional_text("example.eu.auth0.com"), "The Auth0 domain: a host name, no scheme, no path.")
+    AUDIENCE = Setting(None, AUDIENCES, "The API identifier, or a list of accepted identifiers.")
+    ISSUER = Setting(
+        None,
+        optional_text("https://example.eu.auth0.com/"),
+        "Compared to ``iss`` exactly; default ``https://{DOMAIN}/``.",
+    )
+    JWKS_URI = Setting(
+        None,
+        optional_text("https://example.eu.auth0.com/.well-known/jwks.json"),
+        "Where the signing keys are; default ``{ISSUER}.well-known/jwks.json``.",
+    )
+    ISSUERS: Setting[Sequence[Mapping[str, Any]]] = Setting(
+        [],
+        entries("dicts", "[{'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}]"),
+        "More issuers: ``[{'ISSUER': ..., 'AUDIENCE': ..., 'JWKS_URI': ...}, ...]``.",
+    )
+    DISCOVERY = Setting(False, FLAG, "Read ``jwks_uri`` from ``{ISSUER}.well-known/openid-configuration``.")
+    ALGORITHMS = Setting(["RS256"], strings("algorithm names", "['RS256']"), "Accepted signing algorithms.")
+    LEEWAY = Setting(5, NUMBER, "Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.")
+    MAX_TOKEN_LENGTH = Setting(8192, WHOLE_NUMBER, "Characters; longer tokens are rejected before decoding.")
+    TOKEN_PROFILE: Setting[TokenProfile] = Setting(
+        "any", choice(*get_args(TokenProfile)), "``any`` (Auth0's default profile and RFC 9068) or ``rfc9068``."
+    )
+    REQUIRE_KID = Setting(False, FLAG, "True: a token without ``kid`` is rejected even if only one key fits.")
+    MAX_TOKEN_AGE = Setting(None, OPTIONAL_SECONDS, "Seconds since ``iat`` after which a token is refused.")
+    REALM = Setting("api", TEXT, "The realm of ``WWW-Authenticate`` challenges.")
+    # Signing keys.
+    JWKS_CACHE_TTL = Setting(600, NUMBER, "Seconds keys are used before a refresh, without ``Cache-Control``.")
+    JWKS_MIN_TTL = Setting(60, NUMBER, "Lower bound on the JWKS response's ``Cache-Control: max-age``.")
+    JWKS_MAX_TTL = Setting(86400, NUMBER, "Upper bound on the JWKS response's ``Cache-Control: max-age``.")
+    JWKS_MAX_STALENESS = Setting(86400, NUMBER, "Seconds cached keys keep working while refreshes fail.")
+    JWKS_REFETCH_COOLDOWN = Setting(30, NUMBER, "Minimum seconds between fetches caused by unknown ``kid`` values.")
+    JWKS_TIMEOUT = Setting(5.0, NUMBER, "Total seconds a request may wait for keys (all its JWKS and discovery fetches).")
+    JWKS_MAX_BYTES = Setting(512 * 1024, WHOLE_NUMBER, "A larger JWKS response is refused.")
+    JWKS_SHARED_CACHE = Setting(None, CACHE_ALIAS, "A Django cache alias through which worker processes share keys.")
+    # Verified-token cache (see README, "Caching and its security").
+    TOKEN_CACHE_SIZE = Setting(4096, WHOLE_NUMBER, "Verified tokens remembered per process; 0 turns the cache off.")
+    # Users.
+    USER_BACKEND = Setting("auth0_drf.backends.Auth0UserBackend", DOTTED_PATH, "How ``sub`` maps to a user.")
+    CREATE_USERS = Setting(True, FLAG, "False: tokens for unknown subjects are rejected.")
+    STATELESS_USERS = Setting(False, FLAG, "True: no database at all, ``request.user`` is a ``TokenUser``.")
+    MACHINE_USERS: Setting[MachineUsers] = Setting(
+        "stateless", choice(*get_args(MachineUsers)), "Client-credentials tokens: ``stateless`` or ``database``."
+    )
+    USER_CACHE_TTL = Setting(30, NUMBER, "Seconds a looked-up user is reused in this process; 0 turns it off.")
+    # Scopes.
+    SCOPE_CLAIMS = Setting(
+        ["scope", "permissions"], subset("scope", "permissions", "scp"), "Where scopes come from, in order."
+    )
+    CLAIMS_NAMESPACE = Setting("", TEXT, "Prefix for ``claims.custom(name)``, e.g. ``https://myapp.example/``.")
+    # Recording custom claims for the admin.
+    RECORD_CLAIMS = Setting(True, FLAG, "Record the custom claims of verified tokens for the admin.")
+    RECORD_INTERVAL = Setting(300, NUMBER, "Seconds between writes for an unchanged subject.")
+    RECORD_MAX_ROWS = Setting(1000, WHOLE_NUMBER, "Recorded rows kept (the most recently seen).")
+    RECORD_MAX_AGE = Setting(30 * 86400, NUMBER, "Seconds after its last sighting a record is pruned.")
+    STANDARD_CLAIMS = Setting(
+        [
+            "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "scp", "permissions",
+            "gty", "client_id", "cnf", "auth_time", "acr", "amr", "sid", "org_id", "org_name",
+        ],
+        strings("claim names", "['https://myapp.example/secret']"),
+        "Claims that are not custom claims.",
+    )
+    REDACTED_CLAIMS = Setting(
+        [],
+        strings("claim names", "['https://myapp.example/secret']"),
+        "Claim names recorded with their value replaced.",
+    )
+    # Claim rules applied to every token (see auth0_drf.rules); a rule or its dotted path.
+    CLAIM_RULES: Setting[Sequence[object]] = Setting(
+        [],
+        entries("claim rules", "['myapp.rules.TenantIsAcme']"),
+        "Rules every token must satisfy (rules or dotted paths to them).",
+    )
+    # DPoP (RFC 9449).
+    DPOP: Setting[DPoPMode] = Setting("off", choice(*get_args(DPoPMode)), "``off``, ``allowed`` or ``required``.")
+    DPOP_PROOF_MAX_AGE = Setting(300, NUMBER, "Seconds a proof's ``iat`` may lie in the past.")
+    DPOP_REPLAY_CACHE = Setting(None, CACHE_ALIAS, "A Django cache alias for proof ``jti`` values, shared by workers.")
+    DPOP_ALGORITHMS = Setting(
+        ["ES256", "PS256", "RS256", "EdDSA"],
+        strings("algorithm names", "['ES256']"),
+        "Algorithms accepted for proofs; asymmetric only.",
+    )
+    # A local development issuer (the demo's, never for production; needs DEBUG).
+    DEV_ISSUER = Setting(False, FLAG, "A local development issuer whose tokens ``manage.py auth0_mint`` mints.")
+    DEV_ISSUER_KEY_FILE = Setting(".auth0_drf_dev_key.pem", FILE_PATH, "Where the development issuer keeps its key.")
+
+    def __init__(self, defaults: Mapping[str, Any] | None = None) -> None:
         self.defaults = defaults or DEFAULTS
-        self._cache: dict[str, Any] = {}
+        self._issuers: tuple[IssuerConfig, ...] | None = None
         self._reset_callbacks: list[Callable[[], None]] = []
 
     @property
     def user_settings(self) -> dict[str, Any]:
+        """Return ``settings.AUTH0_DRF`` (``{}`` when unset)."""
         return getattr(django_settings, "AUTH0_DRF", None) or {}
 
-    def __getattr__(self, name: str) -> Any:
-        if name not in self.defaults:
-            raise AttributeError(f"Invalid AUTH0_DRF setting: {name!r}")
-        value = self.user_settings.get(name, self.defaults[name])
-        # Stored on the instance, so later reads are plain attribute reads that never reach
-        # __getattr__ (settings are read on every request); reload() removes them.
-        self.__dict__[name] = value
-        return value
+    if not TYPE_CHECKING:
+        # Hidden from type checkers, so that a misspelt setting is a type error; at run time the
+        # error names the setting.
+
+        def __getattr__(self, name: str) -> Any:
+            if name not in self.defaults:
+                raise AttributeError(f"Invalid AUTH0_DRF setting: {name!r}")
+            value = self.user_settings.get(name, self.defaults[name])
+            self.__dict__[name] = value
+            return value
 
     @property
     def issuers(self) -> tuple[IssuerConfig, ...]:
         """Return every accepted issuer, from ``ISSUERS`` or from ``DOMAIN``/``ISSUER``."""
-        try:
-            return self._cache["__issuers"]
-        except KeyError:
-            pass
+        if self._issuers is not None:
+            return self._issuers
         configs: list[IssuerConfig] = []
         for entry in self.ISSUERS or []:
-            issuer = entry.get("ISSUER") or (f"https://{entry['DOMAIN']}/" if entry.get("DOMAIN") else "")
+            issuer = derive_issuer(entry.get("ISSUER"), entry.get("DOMAIN"))
             audiences = as_tuple(entry.get("AUDIENCE", self.AUDIENCE))
             discovery = bool(entry.get("DISCOVERY", self.DISCOVERY))
             jwks_uri = entry.get("JWKS_URI") or (None if discovery else default_jwks_uri(issuer))
             configs.append(IssuerConfig(issuer, audiences, jwks_uri, discovery))
-        issuer = self.ISSUER or (f"https://{self.DOMAIN}/" if self.DOMAIN else "")
+        issuer = derive_issuer(self.ISSUER, self.DOMAIN)
         if issuer and all(c.issuer != issuer for c in configs):
             jwks_uri = self.JWKS_URI or (None if self.DISCOVERY else default_jwks_uri(issuer))
             configs.insert(0, IssuerConfig(issuer, as_tuple(self.AUDIENCE), jwks_uri, bool(self.DISCOVERY)))
-        result = tuple(configs)
-        self._cache["__issuers"] = result
-        return result
+        self._issuers = tuple(configs)
+        return self._issuers
 
     def on_reset(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` whenever the settings change (caches built from them must go)."""
@@ -147,12 +351,20 @@ class Auth0Settings:
 
     def reload(self) -> None:
         """Forget cached values and everything built from them."""
-        self._cache.clear()
-        for name in [name for name in list(self.__dict__) if name in self.defaults]:
+        self._issuers = None
+        for name in [name for name in list(self.__dict__) if name in SETTINGS or name in self.defaults]:
             del self.__dict__[name]
         for callback in self._reset_callbacks:
             callback()
 
+
+#: The table of every setting, in the order declared (the README's settings table follows it).
+SETTINGS: dict[str, Setting[Any]] = {
+    name: value for name, value in vars(Auth0Settings).items() if isinstance(value, Setting)
+}
+
+#: Every setting with its default, derived from ``SETTINGS``.
+DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
 
 auth0_settings = Auth0Settings()
 
@@ -161,9 +373,6 @@ auth0_settings = Auth0Settings()
 def _reload_auth0_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == "AUTH0_DRF":
         auth0_settings.reload()
-
-
-T = TypeVar("T")
 
 
 class BuiltFromSettings(Generic[T]):

@@ -34,7 +34,7 @@ from django.utils.encoding import escape_uri_path
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_encode
 
-from .conf import BuiltFromSettings, auth0_settings
+from .conf import Auth0Settings, BuiltFromSettings, auth0_settings
 from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
 from .jose import b64url_decode, decode_segment, is_number
 from .jwks import SUPPORTED_ALGORITHMS, parse_jwk
@@ -42,7 +42,7 @@ from .jwks import SUPPORTED_ALGORITHMS, parse_jwk
 logger = logging.getLogger("auth0_drf")
 
 #: The algorithms a proof may use by default: asymmetric only (RFC 9449 section 4.2).
-DEFAULT_ALGORITHMS = ("ES256", "PS256", "RS256", "EdDSA")
+DEFAULT_ALGORITHMS = tuple(Auth0Settings.DPOP_ALGORITHMS.default)
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -141,8 +141,8 @@ class DPoPVerifier:
         self,
         *,
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
-        max_age: float = 300,
-        leeway: float = 5,
+        max_age: float = Auth0Settings.DPOP_PROOF_MAX_AGE.default,
+        leeway: float = Auth0Settings.LEEWAY.default,
         replay_cache: Any = None,
     ) -> None:
         available = get_default_algorithms()

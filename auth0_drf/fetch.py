@@ -36,7 +36,10 @@ class FetchResult:
 
 def is_loopback_url(url: str) -> bool:
     """Return whether ``url`` points at this machine (localhost, 127.0.0.0/8 or ::1)."""
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # not a URL at all (an unclosed "[" for instance): no host, no loopback
+        return False
     if host == "localhost":
         return True
     try:
@@ -47,14 +50,21 @@ def is_loopback_url(url: str) -> bool:
 
 def check_url(url: str) -> None:
     """Raise ``FetchError`` unless ``url`` is HTTPS, or plain HTTP to a loopback host."""
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # urlsplit refuses some malformed URLs ("http://[::1/jwks.json")
+        raise FetchError(f"refusing to fetch {url!r}: it is not a valid URL") from None
     if scheme == "https" or (scheme == "http" and is_loopback_url(url)):
         return
     raise FetchError(f"refusing to fetch {url!r}: only https:// URLs (or http:// on loopback) are allowed")
 
 
 def parse_max_age(cache_control: str | None) -> int | None:
-    """Return the ``max-age`` of a ``Cache-Control`` header (0 for no-cache/no-store), or None."""
+    """Return the ``max-age`` of a ``Cache-Control`` header (0 for no-cache/no-store), or None.
+
+    Raises ``ValueError`` for a value with more digits than Python converts to an integer
+    (``sys.get_int_max_str_digits()``, 4300 by default); ``fetch_json`` then fails the fetch.
+    """
     if not cache_control:
         return None
     if _NO_CACHE.search(cache_control):
@@ -81,6 +91,8 @@ def fetch_json(
     thread ends with the connection). A server that keeps such threads alive cannot pile them
     up: at most ``MAX_PENDING_PER_HOST`` run for one host, and further fetches from it fail at
     once until one ends.
+
+    Whatever the server sends, the only exception raised is ``FetchError``.
     """
     check_url(url)
     host = urlsplit(url).netloc.lower()  # host and port
@@ -108,9 +120,14 @@ def fetch_json(
         raise
     if not done.wait(max(started + timeout - time.monotonic(), 0) + 0.05):
         raise FetchError(f"{url} did not answer within {timeout:g} s")
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
+    error = outcome[0]
+    if isinstance(error, Exception) and not isinstance(error, FetchError):
+        # An answer odd enough to break the parsing below (a max-age of thousands of digits...):
+        # still one plain-words reason, so callers need to handle FetchError alone.
+        raise FetchError(f"{url} sent an answer that could not be read ({type(error).__name__})") from error
+    if isinstance(error, BaseException):
+        raise error
+    return error
 
 
 #: Helper threads allowed at once per host and port (they come from the configuration and discovery).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Callable, Mapping
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
+from .conf import Auth0Settings
 from .errors import KeysUnavailable, UnknownKey
 from .fetch import FetchError, FetchResult, check_url, fetch_json
 
@@ -29,6 +31,10 @@ OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 #: The algorithms auth0_drf can verify: asymmetric only, by design (RFC 8725 section 3.1).
 SUPPORTED_ALGORITHMS = RSA_ALGORITHMS | frozenset(EC_ALGORITHMS.values()) | {"EdDSA"}
 _PUBLIC_MEMBERS = ("kty", "n", "e", "crv", "x", "y")
+#: A JWKS nested deeper than this is refused like a failed fetch. Real ones nest four levels
+#: (the set, its keys list, a key, its x5c list); hundreds of levels parse, but exhaust the
+#: stack when the set is fingerprinted or pickled for the shared cache.
+MAX_JWKS_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,45 @@ def fingerprint(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data.get("keys"), sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    # Iterative, so that measuring a deep document cannot itself recurse too deep.
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+@dataclass(frozen=True)
+class _KeySetCopy:
+    """A JWKS document turned into keys, with how long they may be used and how old they are."""
+
+    keys: KeySet
+    fingerprint: str
+    lifetime: float
+    age: float = 0.0  # seconds since the document was fetched (a shared copy may be older than ours)
+
+
+def _keys_of(data: Any, source: str) -> tuple[KeySet, str]:
+    """Return the usable keys of a JWKS document and its fingerprint, or raise ``FetchError``.
+
+    Refused: anything but an object with a ``keys`` list, nesting deeper than ``MAX_JWKS_DEPTH``,
+    and a set without one usable signing key (garbage never replaces keys that still work; with
+    none cached it is an outage, a 503, not a reason to call tokens invalid).
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise FetchError(f"the JWKS from {source} has no 'keys' list")
+    if _too_deep(data, MAX_JWKS_DEPTH):
+        raise FetchError(f"the JWKS from {source} is nested more than {MAX_JWKS_DEPTH} levels deep")
+    keys = parse_jwks(data)
+    if not len(keys):
+        raise FetchError(f"the JWKS from {source} has no usable signing keys")
+    return keys, fingerprint(data)
+
+
 class JWKSCache:
     """The signing keys of one issuer, fetched on demand and shared by all threads.
 
@@ -138,22 +183,25 @@ class JWKSCache:
     refreshed after their lifetime (the JWKS's ``Cache-Control: max-age`` within bounds, or
     ``ttl``). A failed fetch keeps the current keys for up to ``max_staleness`` seconds and
     is retried after a backoff that doubles from 1 s up to ``refetch_cooldown``; an unknown
-    ``kid`` causes at most one refetch per ``refetch_cooldown``.
+    ``kid`` causes at most one refetch per ``refetch_cooldown``. One key lookup, however many
+    fetches it needs (a refresh, a refetch, discovery), ends within ``timeout`` seconds.
     """
 
     timer: Callable[[], float] = staticmethod(time.monotonic)
+    #: The clock that dates copies in ``shared_cache``: shared by processes, so the wall clock.
+    wall_clock: Callable[[], float] = staticmethod(time.time)
 
     def __init__(
         self,
         jwks_uri: str | None,
         *,
-        ttl: float = 600,
-        min_ttl: float = 60,
-        max_ttl: float = 86400,
-        max_staleness: float = 86400,
-        refetch_cooldown: float = 30,
-        timeout: float = 5.0,
-        max_bytes: int = 512 * 1024,
+        ttl: float = Auth0Settings.JWKS_CACHE_TTL.default,
+        min_ttl: float = Auth0Settings.JWKS_MIN_TTL.default,
+        max_ttl: float = Auth0Settings.JWKS_MAX_TTL.default,
+        max_staleness: float = Auth0Settings.JWKS_MAX_STALENESS.default,
+        refetch_cooldown: float = Auth0Settings.JWKS_REFETCH_COOLDOWN.default,
+        timeout: float = Auth0Settings.JWKS_TIMEOUT.default,
+        max_bytes: int = Auth0Settings.JWKS_MAX_BYTES.default,
         discovery_issuer: str | None = None,
         shared_cache: Any = None,
         on_change: Callable[[], None] | None = None,
@@ -180,40 +228,51 @@ class JWKSCache:
         self._retry_at = 0.0  # after a failure, nothing is fetched before this time
         self._discovered_uri: str | None = None
         self._discovered_at = 0.0
+        self._shared_seen = 0.0  # the fetch time of the newest shared copy this process has used
         self.static = False
         self._lock = threading.Lock()
 
     # --- public API ---------------------------------------------------------------------
 
-    def get_signing_key(self, kid: str | None, alg: str) -> SigningKey:
+    def lookup_deadline(self) -> float:
+        """Return the ``time.monotonic()`` by which a key lookup starting now must end."""
+        return time.monotonic() + self.timeout
+
+    def get_signing_key(self, kid: str | None, alg: str, *, deadline: float | None = None) -> SigningKey:
         """Return the key for ``kid`` and ``alg``, fetching the JWKS when needed.
 
         Raises ``UnknownKey`` when no key fits even after an allowed refetch, and
-        ``KeysUnavailable`` when no keys have ever been obtained.
+        ``KeysUnavailable`` when no keys have ever been obtained. Every fetch this needs ends
+        by ``deadline`` (a ``time.monotonic()`` value; default: ``timeout`` seconds from now).
         """
+        if deadline is None:
+            deadline = self.lookup_deadline()
         keys = self.keys
         if keys is None or self.timer() >= self._fresh_until:
-            keys = self._refresh(force=False)
+            keys = self._refresh(force=False, deadline=deadline)
         key = keys.find(kid, alg)
         if key is None:
             # A new key after rotation appears under a new kid: refetch once, rate-limited.
-            keys = self._refresh(force=True, seen_generation=self.generation)
+            keys = self._refresh(force=True, seen_generation=self.generation, deadline=deadline)
             key = keys.find(kid, alg)
         if key is None:
             raise UnknownKey()
         return key
 
-    def renewed_key(self, stale: SigningKey, alg: str) -> SigningKey | None:
+    def renewed_key(self, stale: SigningKey, alg: str, *, deadline: float | None = None) -> SigningKey | None:
         """Return the key now published under ``stale``'s kid, after a refetch, or None.
 
         For a signature that ``stale`` does not verify: the refetch is rate-limited like an
         unknown kid's (at most one per ``refetch_cooldown``), so bad signatures cannot cause a
-        fetch storm either. None when nothing was fetched or the key is unchanged.
+        fetch storm either. None when nothing was fetched or the key is unchanged. Pass the
+        ``deadline`` given to ``get_signing_key``, so that both together stay within it.
         """
         if self.static:
             return None
+        if deadline is None:
+            deadline = self.lookup_deadline()
         try:
-            keys = self._refresh(force=True, seen_generation=self.generation)
+            keys = self._refresh(force=True, seen_generation=self.generation, deadline=deadline)
         except KeysUnavailable:
             return None
         key = keys.find(stale.kid, alg)
@@ -230,7 +289,7 @@ class JWKSCache:
         (an in-process issuer: the demo's development issuer, or a test's).
         """
         with self._lock:
-            self._install(data, max_age=None)
+            self._install(_KeySetCopy(parse_jwks(data), fingerprint(data), self.ttl))
             self.static = static
 
     def seconds_until_retry(self) -> int:
@@ -247,15 +306,18 @@ class JWKSCache:
         # flood of requests still cannot hammer it. An unknown kid may refetch once per cooldown,
         # counted from the last such refetch, not from the last scheduled fetch: a key added
         # just after we fetched is picked up at once (issue 2: "accepted after one refetch").
+        # A scheduled refresh is never held back by the cooldown: keys whose lifetime (a short
+        # Cache-Control max-age, or ttl) is over are refetched, or a removed key would live on
+        # for max(lifetime, cooldown). Those refreshes come once per lifetime, not per request.
         if self._failures:
             return now < self._retry_at
         if force:
             return self._last_forced is not None and now - self._last_forced < self.refetch_cooldown
-        return self._last_attempt is not None and now - self._last_attempt < self.refetch_cooldown
+        return False
 
     # --- fetching -----------------------------------------------------------------------
 
-    def _refresh(self, *, force: bool, seen_generation: int | None = None) -> KeySet:
+    def _refresh(self, *, force: bool, deadline: float, seen_generation: int | None = None) -> KeySet:
         if self.static and self.keys is not None:
             return self.keys
         fetches_before = self.fetch_count
@@ -263,17 +325,17 @@ class JWKSCache:
             # A scheduled refresh of keys we still hold: if another thread is already fetching,
             # keep serving the current keys (within max_staleness) instead of queueing behind a
             # network call that may take up to the timeout. Only callers without usable keys
-            # (a cold start, an unknown kid) wait for the fetch.
+            # (a cold start, an unknown kid) wait for the fetch, and only until their deadline.
             if not self._lock.acquire(blocking=False):
                 return self._keys_or_unavailable()
-        else:
-            self._lock.acquire()
+        elif not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            return self._keys_or_unavailable()
         try:
-            return self._refresh_locked(force, seen_generation, fetches_before)
+            return self._refresh_locked(force, seen_generation, fetches_before, deadline)
         finally:
             self._lock.release()
 
-    def _refresh_locked(self, force: bool, seen_generation: int | None, fetches_before: int) -> KeySet:
+    def _refresh_locked(self, force: bool, seen_generation: int | None, fetches_before: int, deadline: float) -> KeySet:
         if self.fetch_count != fetches_before or (
             seen_generation is not None and self.generation != seen_generation
         ):
@@ -290,28 +352,26 @@ class JWKSCache:
         if force:
             self._last_forced = now
         try:
-            result = self._fetch()
-        except FetchError as exc:
-            self.last_error = str(exc)
+            copy = self._fetch(deadline)
+        except Exception as exc:
+            # The boundary between what servers (or other processes, through the shared cache)
+            # send and the keys we use. Whatever breaks here, a refused answer or an odd one
+            # that trips up the code reading it, is a failed fetch: the cached keys keep working,
+            # and without any the request gets a 503 with Retry-After, never a 500.
+            reason = str(exc) if isinstance(exc, FetchError) else f"unexpected {type(exc).__name__}: {exc}"
+            self.last_error = reason
             self._failed(now)
             if self.keys is not None:
-                logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", exc)
+                logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", reason,
+                               exc_info=not isinstance(exc, FetchError))
             else:
-                logger.warning("auth0_drf: JWKS fetch failed: %s", exc)
+                logger.warning("auth0_drf: JWKS fetch failed: %s", reason, exc_info=not isinstance(exc, FetchError))
             return self._keys_or_unavailable()
         finally:
             self.fetch_count += 1
-        if not isinstance(result.data.get("keys"), list) or not len(parse_jwks(result.data)):
-            # Garbage, or a set with no usable key, never replaces keys that still work; with
-            # none cached it is an outage (503, retried), not a reason to call tokens invalid.
-            self.last_error = "the JWKS has no usable signing keys"
-            self._failed(now)
-            kept = "; keeping cached keys" if self.keys else ""
-            logger.warning("auth0_drf: JWKS from %s has no usable signing keys%s", self.jwks_uri, kept)
-            return self._keys_or_unavailable()
         self.last_error = None
         self._failures = 0
-        self._install(result.data, result.max_age)
+        self._install(copy)
         assert self.keys is not None
         return self.keys
 
@@ -328,75 +388,86 @@ class JWKSCache:
             return self.keys
         raise KeysUnavailable()
 
-    def _fetch(self) -> FetchResult:
+    def _lifetime(self, max_age: int | None) -> float:
+        return self.ttl if max_age is None else min(max(max_age, self.min_ttl), self.max_ttl)
+
+    def _time_left(self, deadline: float, what: str) -> float:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(f"{what} not fetched: the key lookup used up its {self.timeout:g} s (JWKS_TIMEOUT)")
+        return remaining
+
+    def _fetch(self, deadline: float) -> _KeySetCopy:
         rediscover = self.discovery_issuer is not None and self._discovered_uri is not None
-        uri = self._jwks_location()
+        uri = self._jwks_location(deadline)
         try:
-            return self._fetch_from(uri)
+            return self._fetch_from(uri, deadline)
         except FetchError:
             if not rediscover:
                 raise
         # The provider may have moved its keys (and said so in its discovery document): a
         # remembered jwks_uri that fails is looked up again at once, not a day later.
         self._discovered_uri = None
-        fresh = self._jwks_location()
+        fresh = self._jwks_location(deadline)
         if fresh == uri:
             raise FetchError(f"{uri} could not be fetched, and discovery still names it")
-        return self._fetch_from(fresh)
+        return self._fetch_from(fresh, deadline)
 
-    def _fetch_from(self, uri: str) -> FetchResult:
+    def _fetch_from(self, uri: str, deadline: float) -> _KeySetCopy:
         shared = self._read_shared(uri)
         if shared is not None:
             return shared
         claimed = self._claim_shared_fetch(uri)
         # Claimed: the previous holder may have shared its copy just before letting go; look again.
-        shared = self._read_shared(uri) if claimed else self._wait_for_shared(uri)
+        shared = self._read_shared(uri) if claimed else self._wait_for_shared(uri, deadline)
         if shared is not None:
             if claimed:
                 self._release_shared_fetch(uri)
             return shared
         try:
-            result = fetch_json(uri, timeout=self.timeout, max_bytes=self.max_bytes)
+            result = fetch_json(uri, timeout=self._time_left(deadline, uri), max_bytes=self.max_bytes)
             logger.info("auth0_drf: fetched JWKS from %s in %.0f ms", uri, result.elapsed * 1000)
+            keys, digest = _keys_of(result.data, uri)
+            # Shared only once it proved to hold keys: other workers never adopt garbage from us.
             self._write_shared(uri, result)
         finally:
             if claimed:
                 self._release_shared_fetch(uri)
-        return result
+        return _KeySetCopy(keys, digest, self._lifetime(result.max_age))
 
-    def _jwks_location(self) -> str:
+    def _jwks_location(self, deadline: float) -> str:
         if self.discovery_issuer is None:
             assert self.jwks_uri is not None
             return self.jwks_uri
         # The discovery document is cached like the keys, for at most max_ttl; a failed lookup
         # is not cached at all (the caller's cooldown spaces out retries).
         if self._discovered_uri is None or self.timer() - self._discovered_at >= self.max_ttl:
-            self._discovered_uri = discover_jwks_uri(self.discovery_issuer, self.timeout, self.max_bytes)
+            timeout = self._time_left(deadline, f"the OpenID configuration of {self.discovery_issuer}")
+            self._discovered_uri = discover_jwks_uri(self.discovery_issuer, timeout, self.max_bytes)
             self._discovered_at = self.timer()
         return self._discovered_uri
 
-    def _install(self, data: Mapping[str, Any], max_age: int | None) -> None:
-        now = self.timer()
-        keys = parse_jwks(data)
-        digest = fingerprint(data)
-        if digest != self.fingerprint:
-            self.fingerprint = digest
-            self.keys = keys
+    def _install(self, copy: _KeySetCopy) -> None:
+        if copy.fingerprint != self.fingerprint:
+            self.fingerprint = copy.fingerprint
+            self.keys = copy.keys
             self.generation += 1
             if self.on_change is not None:
                 self.on_change()
         elif self.keys is None:
-            self.keys = keys
-        lifetime = self.ttl if max_age is None else min(max(max_age, self.min_ttl), self.max_ttl)
-        self._last_success = now
-        self._fresh_until = now + lifetime
+            self.keys = copy.keys
+        # Lifetime and staleness count from when the keys were fetched, which for a copy from
+        # the shared cache may be well before we adopted it.
+        fetched = self.timer() - copy.age
+        self._last_success = fetched
+        self._fresh_until = fetched + copy.lifetime
 
     # --- sharing keys between worker processes --------------------------------------------
 
     def _shared_key(self, uri: str) -> str:
         return "auth0_drf:jwks:" + hashlib.sha256(uri.encode()).hexdigest()
 
-    def _read_shared(self, uri: str) -> FetchResult | None:
+    def _read_shared(self, uri: str) -> _KeySetCopy | None:
         if self.shared_cache is None:
             return None
         try:
@@ -404,11 +475,38 @@ class JWKSCache:
         except Exception:
             logger.warning("auth0_drf: the shared JWKS cache could not be read", exc_info=True)
             return None
-        # Only a copy newer than ours helps: an unknown kid needs keys fetched after our own.
-        if not entry or entry.get("fetched", 0) <= getattr(self, "_shared_seen", 0):
+        if entry is None:
             return None
-        self._shared_seen = entry["fetched"]
-        return FetchResult(entry["data"], entry.get("max_age"), 0.0)
+        try:
+            return self._adopt(entry, uri)
+        except Exception as exc:
+            # Whoever can write to the shared cache is not the issuer: a copy that is not what
+            # we write is ignored, and the keys are fetched from the issuer instead.
+            reason = str(exc) if isinstance(exc, FetchError) else type(exc).__name__
+            logger.warning("auth0_drf: ignoring the shared copy of the JWKS from %s (%s)", uri, reason)
+            return None
+
+    def _adopt(self, entry: Any, uri: str) -> _KeySetCopy | None:
+        """Return the keys of a shared copy, None when it cannot help, or raise for a malformed one."""
+        if not isinstance(entry, dict):
+            raise FetchError(f"it is a {type(entry).__name__}, not a dict")
+        fetched, max_age = entry.get("fetched"), entry.get("max_age")
+        if isinstance(fetched, bool) or not isinstance(fetched, (int, float)) or not math.isfinite(fetched):
+            raise FetchError("its fetch time is not a number")
+        if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0):
+            raise FetchError("its max-age is not a number of seconds")
+        # Only a copy newer than ours helps: an unknown kid needs keys fetched after our own.
+        if fetched <= self._shared_seen:
+            return None
+        # Its age counts against its lifetime; a fetch time in the future (a clock ahead on the
+        # writer's host) counts as now, so that no copy lives longer than one lifetime.
+        age = max(0.0, self.wall_clock() - fetched)
+        lifetime = self._lifetime(max_age)
+        if age >= lifetime:
+            return None  # past its lifetime (a backend that keeps entries beyond their timeout)
+        keys, digest = _keys_of(entry.get("data"), f"{uri} (shared copy)")
+        self._shared_seen = fetched
+        return _KeySetCopy(keys, digest, lifetime, age)
 
     # Workers that need keys at the same moment (a cold start under load) would all fetch:
     # the first to add a short-lived marker fetches, the others wait for its copy.
@@ -431,11 +529,10 @@ class JWKSCache:
         except Exception:
             logger.warning("auth0_drf: the shared JWKS cache could not be written", exc_info=True)
 
-    def _wait_for_shared(self, uri: str) -> FetchResult | None:
-        """Wait up to ``timeout`` for another process's fetch; None means fetch ourselves."""
-        deadline = time.monotonic() + self.timeout
+    def _wait_for_shared(self, uri: str, deadline: float) -> _KeySetCopy | None:
+        """Wait until ``deadline`` for another process's fetch; None means fetch ourselves."""
         while time.monotonic() < deadline:
-            time.sleep(self.shared_poll_interval)
+            time.sleep(min(self.shared_poll_interval, max(deadline - time.monotonic(), 0)))
             shared = self._read_shared(uri)
             if shared is not None:
                 return shared
@@ -449,14 +546,13 @@ class JWKSCache:
     def _write_shared(self, uri: str, result: FetchResult) -> None:
         if self.shared_cache is None:
             return
-        fetched = time.time()
+        fetched = self.wall_clock()
         self._shared_seen = fetched
-        lifetime = self.ttl if result.max_age is None else min(max(result.max_age, self.min_ttl), self.max_ttl)
         try:
             self.shared_cache.set(
                 self._shared_key(uri),
                 {"data": result.data, "max_age": result.max_age, "fetched": fetched},
-                timeout=lifetime,
+                timeout=self._lifetime(result.max_age),
             )
         except Exception:
             logger.warning("auth0_drf: the shared JWKS cache could not be written", exc_info=True)

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
-from .conf import BuiltFromSettings, IssuerConfig, auth0_settings
+from .conf import Auth0Settings, BuiltFromSettings, IssuerConfig, auth0_settings
 from .errors import (
     JWE_MESSAGE,
     ClaimError,
@@ -78,13 +78,13 @@ class TokenVerifier:
         self,
         issuers: Sequence[IssuerConfig],
         *,
-        algorithms: Sequence[str] = ("RS256",),
-        leeway: float = 5,
-        max_length: int = 8192,
-        profile: str | TokenProfile = "any",
-        require_kid: bool = False,
-        max_token_age: float | None = None,
-        cache_size: int = 4096,
+        algorithms: Sequence[str] = Auth0Settings.ALGORITHMS.default,
+        leeway: float = Auth0Settings.LEEWAY.default,
+        max_length: int = Auth0Settings.MAX_TOKEN_LENGTH.default,
+        profile: str | TokenProfile = Auth0Settings.TOKEN_PROFILE.default,
+        require_kid: bool = Auth0Settings.REQUIRE_KID.default,
+        max_token_age: float | None = Auth0Settings.MAX_TOKEN_AGE.default,
+        cache_size: int = Auth0Settings.TOKEN_CACHE_SIZE.default,
         jwks_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.issuers = {config.issuer: config for config in issuers}
@@ -169,7 +169,10 @@ class TokenVerifier:
         payload = decode_segment(payload_segment, "payload")
         config = self.select_issuer(payload)
         jwks = self.jwks[config.issuer]
-        key = jwks.get_signing_key(header.get("kid"), alg)
+        # One deadline for every fetch this token may need (refresh, refetch, renewed key):
+        # a request waits for keys at most JWKS_TIMEOUT in all.
+        deadline = jwks.lookup_deadline()
+        key = jwks.get_signing_key(header.get("kid"), alg, deadline=deadline)
         if not signature_segment:
             raise InvalidSignature("The access token is not signed.")
         signature = b64url_decode(signature_segment)
@@ -183,7 +186,7 @@ class TokenVerifier:
         if not self.algorithms[alg].verify(signing_input, key.key, signature):
             # The issuer may have replaced the key under the same kid (some regenerate keys on
             # restart): look once more, within the same cooldown as an unknown kid.
-            renewed = jwks.renewed_key(key, alg)
+            renewed = jwks.renewed_key(key, alg, deadline=deadline)
             if renewed is None or not self.algorithms[alg].verify(signing_input, renewed.key, signature):
                 raise InvalidSignature()
             key = renewed

@@ -551,3 +551,105 @@ def test_discovery_finds_the_keys(auth0_issuer, settings):
     settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True)
     assert get(m2m_token(auth0_issuer)).status_code == 200
     assert auth0_issuer.jwks_hits() == 1
+
+
+# --- odd answers that parse: a failed fetch, never a 500 -------------------------------------
+
+
+def _deep_junk_beside(good: dict, levels: int = 960) -> bytes:
+    # Built as text: json.dumps itself would recurse too deep. It still parses (in the fetch's
+    # own thread); fingerprinting it on a request's deeper stack would not.
+    return b'{"keys": [' + json.dumps(good).encode() + b", " + b"[" * levels + b"]" * levels + b"]}"
+
+
+ODD_ANSWERS: dict[str, Callable[[LocalIssuer], Any]] = {
+    "max-age-of-thousands-of-digits": lambda issuer: json_response(issuer.jwks(), **{"Cache-Control": "max-age=" + "9" * 5000}),
+    "junk-nested-1000-levels-beside-a-good-key": lambda issuer: (
+        200, {"Content-Type": "application/json"}, _deep_junk_beside(issuer.signing_key.public_jwk())
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_ANSWERS))
+def test_an_odd_jwks_at_startup_is_503_with_retry_after_then_keys_at_recovery(auth0_issuer, settings, clock, name):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_REFETCH_COOLDOWN=10)
+    auth0_issuer.override = lambda path: ODD_ANSWERS[name](auth0_issuer)
+    response = get(m2m_token(auth0_issuer))
+    assert_unavailable(response)
+    assert int(response["Retry-After"]) >= 1
+    auth0_issuer.override = None
+    clock.advance(int(response["Retry-After"]))
+    assert get(m2m_token(auth0_issuer)).status_code == 200
+
+
+@pytest.mark.parametrize("name", sorted(ODD_ANSWERS))
+def test_an_odd_jwks_on_a_scheduled_refresh_keeps_the_cached_keys(auth0_issuer, settings, clock, name):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=60, JWKS_REFETCH_COOLDOWN=10)
+    assert get(m2m_token(auth0_issuer)).status_code == 200
+    auth0_issuer.override = lambda path: ODD_ANSWERS[name](auth0_issuer)
+    clock.advance(61)
+    assert get(m2m_token(auth0_issuer, claims={"n": 1})).status_code == 200
+    assert auth0_issuer.jwks_hits() == 2  # the refresh was attempted, and failed
+
+
+def test_a_discovered_jwks_uri_that_is_not_a_url_is_503_at_startup(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True)
+    document = {"issuer": auth0_issuer.issuer, "jwks_uri": "http://[::1/jwks.json"}
+    auth0_issuer.routes["/.well-known/openid-configuration"] = json_response(document)
+    response = get(m2m_token(auth0_issuer))
+    assert_unavailable(response)
+    assert int(response["Retry-After"]) >= 1
+    assert auth0_issuer.jwks_hits() == 0
+
+
+def test_a_rediscovered_jwks_uri_that_is_not_a_url_keeps_the_cached_keys(auth0_issuer, settings, clock):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True, JWKS_CACHE_TTL=60, JWKS_REFETCH_COOLDOWN=10)
+    assert get(m2m_token(auth0_issuer)).status_code == 200
+    # The remembered jwks_uri stops answering, and discovery now names something unparseable.
+    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = (503, {}, b"")
+    document = {"issuer": auth0_issuer.issuer, "jwks_uri": "http://[::1/jwks.json"}
+    auth0_issuer.routes["/.well-known/openid-configuration"] = json_response(document)
+    clock.advance(61)
+    assert get(m2m_token(auth0_issuer, claims={"n": 1})).status_code == 200
+    assert auth0_issuer.hits("/.well-known/openid-configuration") == 2
+
+
+# --- one deadline for a request's whole key lookup ----------------------------------------------
+
+
+def test_a_refresh_through_rediscovery_takes_one_jwks_timeout_not_three(auth0_issuer, settings, clock):
+    timeout = 0.5
+    settings.AUTH0_DRF = auth0_issuer.settings(
+        JWKS_URI=None, DISCOVERY=True, JWKS_TIMEOUT=timeout, JWKS_CACHE_TTL=60, JWKS_REFETCH_COOLDOWN=10
+    )
+    assert get(m2m_token(auth0_issuer)).status_code == 200
+    # The remembered JWKS stalls; discovery answers just within the timeout, naming a new JWKS
+    # that stalls too. Each step alone respects JWKS_TIMEOUT; the request must as well.
+    moved = auth0_issuer.url + "/moved/jwks.json"
+    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: _slow_headers(5)
+    auth0_issuer.routes["/moved/jwks.json"] = lambda: _slow_headers(5)
+
+    def slow_discovery() -> Any:
+        time.sleep(timeout * 0.8)
+        return json_response({"issuer": auth0_issuer.issuer, "jwks_uri": moved})
+
+    auth0_issuer.routes["/.well-known/openid-configuration"] = slow_discovery
+    clock.advance(61)
+    response, elapsed = timed(lambda: get(m2m_token(auth0_issuer, claims={"n": 1})))
+    assert response.status_code == 200  # the refresh failed: the cached keys serve the request
+    assert elapsed < timeout * 2, f"the request took {elapsed:.2f} s with JWKS_TIMEOUT={timeout}"
+
+
+def test_a_cold_start_through_slow_discovery_takes_one_jwks_timeout(auth0_issuer, settings):
+    timeout = 1.0
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True, JWKS_TIMEOUT=timeout)
+
+    def slow_discovery() -> Any:
+        time.sleep(timeout * 0.9)
+        return json_response({"issuer": auth0_issuer.issuer, "jwks_uri": auth0_issuer.jwks_uri})
+
+    auth0_issuer.routes["/.well-known/openid-configuration"] = slow_discovery
+    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: _slow_headers(5)
+    response, elapsed = timed(lambda: get(m2m_token(auth0_issuer)))
+    assert_unavailable(response)
+    assert elapsed < timeout * 1.5, f"the request took {elapsed:.2f} s with JWKS_TIMEOUT={timeout}"

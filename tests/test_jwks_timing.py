@@ -118,3 +118,44 @@ def test_bad_signatures_refetch_at_most_once_per_cooldown(auth0_issuer, client_f
     clock.now += 31
     assert get(client_for, auth0_issuer.token(key=forger)).status_code == 401
     assert auth0_issuer.jwks_hits() == 3
+
+
+# --- keys live as long as their lifetime says, even when it is shorter than the cooldown --------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "headers"),
+    [({"JWKS_MIN_TTL": 5}, {"Cache-Control": "max-age=10"}), ({"JWKS_CACHE_TTL": 10}, {})],
+    ids=["cache-control", "jwks-cache-ttl"],
+)
+def test_a_removed_key_stops_working_after_a_lifetime_shorter_than_the_cooldown(
+    auth0_issuer, client_for, clock, settings, overrides, headers
+):
+    # JWKS_REFETCH_COOLDOWN (30 s by default) spaces out unknown-kid refetches and retries after
+    # failures; it must not stretch a 10 s key lifetime to 30 s.
+    settings.AUTH0_DRF = auth0_issuer.settings(**overrides)
+    auth0_issuer.jwks_headers = headers
+    old = auth0_issuer.token()
+    assert get(client_for, old).status_code == 200
+    auth0_issuer.rotate(keep_old=False)
+    clock.now += 9
+    assert get(client_for, old).status_code == 200  # within its lifetime
+    assert auth0_issuer.jwks_hits() == 1
+    clock.now += 2
+    response = get(client_for, old)
+    assert response.status_code == 401
+    assert response.json()["code"] == "unknown_key"
+    hits = auth0_issuer.jwks_hits()
+    assert hits >= 2  # the refresh (and the unknown kid's one refetch)
+    clock.now += 11
+    assert get(client_for, auth0_issuer.token()).status_code == 200
+    assert auth0_issuer.jwks_hits() == hits + 1  # the next lifetime ended too: refreshed again
+
+
+def test_a_short_lifetime_does_not_let_unknown_kids_refetch_more_than_once_per_cooldown(auth0_issuer, client_for, clock, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=10)
+    assert get(client_for, auth0_issuer.token()).status_code == 200
+    for i in range(5):
+        clock.now += 1
+        assert get(client_for, auth0_issuer.token(headers={"kid": f"random-{i}"})).status_code == 401
+    assert auth0_issuer.jwks_hits() == 2  # one refetch for the first unknown kid, none after

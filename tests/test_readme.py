@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
+from typing import Any
 
 from auth0_drf import checks, exceptions
-from auth0_drf.conf import DEFAULTS
+from auth0_drf.conf import DEFAULTS, SETTINGS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -42,8 +44,36 @@ def error_codes() -> set[str]:
 
 def test_every_setting_is_in_the_settings_table() -> None:
     documented = first_column(section("Settings"))
-    assert sorted(set(DEFAULTS) - documented) == []
-    assert sorted(documented - set(DEFAULTS)) == []
+    assert sorted(set(SETTINGS) - documented) == []
+    assert sorted(documented - set(SETTINGS)) == []
+    assert list(DEFAULTS) == list(SETTINGS)
+
+
+def documented_defaults() -> dict[str, str]:
+    """Return each setting's default as the settings table writes it (a row may document two)."""
+    found: dict[str, str] = {}
+    for line in section("Settings").splitlines():
+        if line.startswith("| `"):
+            cells = line.split("|")
+            names = re.findall(r"`([^`]+)`", cells[1])
+            written = [text.strip() for text in cells[2].split(" / ")]
+            found.update(zip(names, written * len(names) if len(written) == 1 else written, strict=True))
+    return found
+
+
+def test_every_default_in_the_settings_table_is_the_real_default() -> None:
+    for name, written in documented_defaults().items():
+        default: Any = SETTINGS[name].default
+        text = written.strip("`")
+        if written == "—" or "{" in text:
+            # No default, or one derived from other settings (``https://{DOMAIN}/``).
+            assert default is None, name
+        elif "…" in text:
+            # An abbreviated list: what is shown is how the default begins.
+            shown = ast.literal_eval(text.replace(", …]", "]"))
+            assert default[: len(shown)] == shown, name
+        else:
+            assert ast.literal_eval(text) == default, name
 
 
 def test_every_error_code_is_in_the_errors_table() -> None:

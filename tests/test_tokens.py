@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from auth0_drf.conf import auth0_settings
+from auth0_drf.conf import Auth0Settings, auth0_settings
+from auth0_drf.conf import TokenProfile as ProfileName
 from auth0_drf.diagnosis import diagnose
 from auth0_drf.errors import InvalidClaim, MissingClaim, TokenTooOld, WrongTokenType
 from auth0_drf.jose import MAX_NUMERIC_DATE, is_number
@@ -110,6 +111,12 @@ def test_a_profile_is_one_registry_entry_the_verifier_follows(auth0_issuer):
         verifier.verify(auth0_issuer.token(headers={"typ": None}))  # PyJWT then writes no typ
     with pytest.raises(MissingClaim, match="^Strict access tokens must have a 'azp' claim.$"):
         verifier.verify(auth0_issuer.token(headers={"typ": "at+jwt"}, drop=["azp"]))
+
+
+def test_the_token_profile_setting_offers_exactly_the_registered_profiles():
+    # conf.py names them for typing and the E007 check (it sits below profiles.py, so it cannot import it).
+    assert set(get_args(ProfileName)) == set(PROFILES)
+    assert Auth0Settings.TOKEN_PROFILE.default in PROFILES
 
 
 def test_an_unknown_profile_is_refused_when_the_verifier_is_built(auth0_issuer, settings):
