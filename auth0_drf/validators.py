@@ -1,12 +1,15 @@
 """Check a signed token's claims: one small validator per claim, run in order by ``TokenVerifier``.
 
 A validator takes the payload and a ``ClaimContext`` and raises the ``ClaimError`` that says what
-is wrong, like PyJWT's ``_validate_exp``, ``_validate_aud``... Each checks its own claim only, so
+is wrong, like PyJWT's ``_validate_exp``, ``_validate_aud``... Each checks its own claims only, so
 ``auth0_drf.diagnosis`` can run them one by one and report every problem of a token at once.
-To enforce one more claim, add a validator to ``TokenVerifier.claim_validators`` in a subclass::
+A check the library enforces is one more validator in ``CLAIM_VALIDATORS`` (and its error in
+``auth0_drf.errors``); a ``TokenVerifier`` subclass may extend its ``claim_validators``::
 
     class Verifier(TokenVerifier):
         claim_validators = (*TokenVerifier.claim_validators, validate_tenant)
+
+An application's own rules on claims belong in ``auth0_drf.rules`` (``CLAIM_RULES``).
 """
 
 from __future__ import annotations
