@@ -35,8 +35,8 @@ from jwt.utils import base64url_encode
 
 from .conf import Auth0Settings, BuiltFromSettings, auth0_settings
 from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
+from .jose import b64url_decode, decode_segment, is_number
 from .keys import SUPPORTED_ALGORITHMS, parse_jwk, thumbprint
-from .tokens import _is_number, b64url_decode, decode_segment
 
 logger = logging.getLogger("auth0_drf")
 
@@ -229,7 +229,7 @@ class DPoPVerifier:
         if not matches:
             raise DPoPError("The DPoP proof was made for another URL (htu).")
         iat = payload.get("iat")
-        if not _is_number(iat):
+        if not is_number(iat):
             raise DPoPError("The DPoP proof needs an iat (a number).")
         now = self.timer()
         if iat > now + self.leeway:

@@ -7,10 +7,33 @@ translates them into DRF errors at the API boundary.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 #: The RFC 6750 error (and our code) of a valid token that lacks what an endpoint requires.
 INSUFFICIENT_SCOPE = "insufficient_scope"
+
+#: Stands for the API's identifier where a message cannot know it (``diagnosis`` names the configured one).
+API_IDENTIFIER = "<your API identifier>"
+
+
+def audience_advice(audiences: Sequence[str] = (), verb: str = "request the token") -> str:
+    """Return ``request the token with audience=<the first of audiences>``: the one fix for the wrong token.
+
+    Auth0 issues a token for this API only when it is requested with the API's identifier as
+    ``audience``; without one it issues an opaque or encrypted token, or one for ``/userinfo``.
+    ``verb`` fits the advice into its sentence (``"requested"``, ``"Request the token"``).
+    """
+    return f"{verb} with audience={audiences[0] if audiences else API_IDENTIFIER}"
+
+
+#: Why a token may be opaque or encrypted, and what to do about it.
+NO_AUDIENCE_HINT = f"Auth0 issues an opaque or encrypted token when no audience is requested: {audience_advice()}."
+#: The message for a JWE (five segments, or an ``enc`` header).
+JWE_MESSAGE = (
+    "The access token is encrypted (a JWE with 5 parts), which is what Auth0 issues when no "
+    f"audience is requested: {audience_advice()}."
+)
 
 
 class Auth0Error(Exception):
@@ -52,10 +75,7 @@ class NotAJWT(TokenError):
     """The token is not a signed JWT (compact JWS): opaque, encrypted (JWE) or garbage."""
 
     code = "not_a_jwt"
-    message = (
-        "The access token is not a signed JWT. Auth0 issues an opaque or encrypted token when no "
-        "audience is requested: request the token with audience=<your API identifier>."
-    )
+    message = f"The access token is not a signed JWT. {NO_AUDIENCE_HINT}"
 
 
 class InvalidHeader(TokenError):
@@ -175,8 +195,7 @@ class InvalidAudience(ClaimError):
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
         super().__init__(
-            message
-            or "The access token is not meant for this API: request it with audience=<this API's identifier>.",
+            message or f"The access token is not meant for this API: {audience_advice()}.",
             claim="aud",
             **data,
         )
@@ -191,7 +210,7 @@ class IDTokenNotAccepted(ClaimError):
         super().__init__(
             message
             or "This is an ID token. APIs accept access tokens only: send the access token "
-            "(requested with audience=<your API identifier>), not the ID token.",
+            f"({audience_advice(verb='requested')}), not the ID token.",
             claim="aud",
             **data,
         )

@@ -33,9 +33,11 @@ from rest_framework.request import Request
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
 from .challenges import request_state
-from .errors import ClaimRuleFailed, InvalidClaim, MissingClaim, TokenError, TokenTooOld
+from .errors import ClaimRuleFailed, TokenError
 from .exceptions import reject
+from .jose import is_number
 from .permissions import BoundPermissionMetaclass, token_claims
+from .validators import check_token_age
 
 logger = logging.getLogger("auth0_drf")
 
@@ -184,7 +186,8 @@ class MaxTokenAge(ClaimRule):
     """Refuse tokens issued more than ``seconds`` ago (from ``iat``, with ``LEEWAY``): 401 ``token_too_old``.
 
     A token without ``iat`` is refused too. For the whole API, ``MAX_TOKEN_AGE`` does the
-    same inside verification (and bounds how long a verified token stays cached).
+    same inside verification (and bounds how long a verified token stays cached): both run
+    ``auth0_drf.validators.check_token_age``.
     """
 
     seconds: float = 0
@@ -192,19 +195,13 @@ class MaxTokenAge(ClaimRule):
 
     @classmethod
     def bind(cls, seconds: float) -> Any:
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        if not is_number(seconds) or seconds < 0:
             raise ValueError(f"{cls.__name__}: seconds must be a number of at least 0, not {seconds!r}")
         label = f"{cls.__name__}({seconds!r})"
         return type(cls).bound(cls, label, seconds=seconds, description=label)
 
     def check(self, claims: Claims) -> None:
-        if "iat" not in claims:
-            raise MissingClaim(claim="iat")
-        iat = claims["iat"]
-        if isinstance(iat, bool) or not isinstance(iat, (int, float)):
-            raise InvalidClaim("The access token's 'iat' claim is not a number.", claim="iat")
-        if self.timer() > iat + self.seconds + auth0_settings.LEEWAY:
-            raise TokenTooOld()
+        check_token_age(claims, self.seconds, now=self.timer(), leeway=auth0_settings.LEEWAY)
 
 
 # --- global rules (CLAIM_RULES) ----------------------------------------------------------

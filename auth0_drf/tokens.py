@@ -1,7 +1,9 @@
-"""Verify an access token: pinned algorithm, key by ``kid``, ``iss``/``aud``/``exp``/``nbf``/``iat``.
+"""Verify an access token: header, then issuer, key and signature, then the claims; keep what was verified.
 
 This module does not depend on DRF. ``get_verifier().verify(token)`` returns the verified
-``Claims`` or raises a ``TokenError`` subclass that says exactly what is wrong.
+``Claims`` or raises a ``TokenError`` subclass that says exactly what is wrong. Segments are
+decoded by ``auth0_drf.jose``, the claims checked by ``auth0_drf.validators``, ``typ`` and the
+required claims set by the ``TOKEN_PROFILE`` (``auth0_drf.profiles``).
 
 Security notes (RFC 8725):
 
@@ -15,195 +17,47 @@ Security notes (RFC 8725):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
-import math
-import re
-import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any, NamedTuple
 
 from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
 from .conf import Auth0Settings, BuiltFromSettings, IssuerConfig, auth0_settings
 from .errors import (
+    JWE_MESSAGE,
     ClaimError,
-    IDTokenNotAccepted,
-    InvalidAudience,
-    InvalidClaim,
     InvalidHeader,
     InvalidIssuer,
     InvalidSignature,
     MissingClaim,
     NotAJWT,
-    TokenExpired,
-    TokenNotYetValid,
     TokenTooLarge,
-    TokenTooOld,
     UnknownKey,
     UnsupportedAlgorithm,
-    WrongTokenType,
 )
+from .jose import b64url_decode, b64url_encode, decode_segment
 from .jwks import JWKSCache
 from .keys import SUPPORTED_ALGORITHMS, KeySet
 from .keysources import key_source_for, on_static_keys_change
+from .profiles import TokenProfile, get_profile
 from .rejections import verified_context
+from .validators import CLAIM_VALIDATORS, ClaimContext, ClaimValidator, validate_audience, validate_claim_types
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]+")
-_ACCESS_TOKEN_TYPES = frozenset({"jwt", "at+jwt"})
-_ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
-_PROFILE_CLAIMS = ("email", "name", "nickname", "picture", "given_name", "family_name", "auth_time", "sid")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-MAX_SUB_LENGTH = 255
 MAX_KID_LENGTH = 256
-#: The latest NumericDate accepted (9999-12-31T23:59:59Z): a later one is never meant seriously,
-#: and could not be a datetime (``Claims.expires_at``) or even a float (``10**400``).
-MAX_NUMERIC_DATE = 253402300799
-#: Marks a claim that is not in the payload at all (``None`` is JSON's null, a present value).
-_ABSENT: Any = object()
-
-_AUDIENCE_HINT = (
-    "Auth0 issues an opaque or encrypted token when no audience is requested: request the token "
-    "with audience=<your API identifier>."
-)
-_JWE_MESSAGE = (
-    "The access token is encrypted (a JWE with 5 parts), which is what Auth0 issues when no "
-    "audience is requested: request the token with audience=<your API identifier>."
-)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-standard JSON number {name}")
+class CacheInfo(NamedTuple):
+    """How many entries a verifier's caches hold (``TokenVerifier.cache_info()``)."""
 
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member name")
-    return result
-
-
-def _finite_float(text: str) -> float:
-    # "1e400" is valid JSON that Python reads as inf; strict JSON renderers then fail on it.
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
-
-
-_decoder = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_constant, parse_float=_finite_float)
-#: Deeper JSON is refused: claims nest a few levels, while hundreds of levels can exhaust the
-#: stack later, when an application renders or stores the claims.
-MAX_JSON_DEPTH = 64
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
-
-
-def _check_json(text: str, value: Any) -> None:
-    # Cheap counts first: ordinary tokens never reach the full walks below.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value, MAX_JSON_DEPTH):
-        raise ValueError("JSON nested too deeply")
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text):
-        # A lone surrogate escape decodes to a str that cannot be encoded again (RFC 7493 2.1):
-        # databases, loggers and JSON renderers would all fail on it later.
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("lone surrogate in a JSON string") from None
-_scan_once = _decoder.scan_once
-
-# base64url to the standard alphabet for binascii. "+", "/" and "=" become "!", which no
-# base64 decoder accepts, so a segment must be unpadded base64url and nothing else.
-_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_+/=", b"+/!!!")
-
-if sys.version_info >= (3, 11):
-
-    def b64url_decode(segment: str) -> bytes | None:
-        """Return the bytes of an unpadded base64url segment, or None when it is not one."""
-        # One C call checks the alphabet, the length and decodes (strict mode rejects any
-        # character outside the alphabet, where a regex plus base64.urlsafe_b64decode took two).
-        if not segment:
-            return None
-        try:
-            data = segment.encode("ascii").translate(_TO_STANDARD_ALPHABET)
-            return binascii.a2b_base64(data + b"=" * (-len(data) % 4), strict_mode=True)
-        except (UnicodeEncodeError, binascii.Error):
-            return None
-
-else:  # pragma: no cover (Python 3.10 has no strict mode)
-
-    def b64url_decode(segment: str) -> bytes | None:
-        """Return the bytes of an unpadded base64url segment, or None when it is not one."""
-        if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
-            return None
-        data = segment.encode("ascii").translate(_TO_STANDARD_ALPHABET)
-        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
-
-
-def _json_object(text: str) -> Any:
-    # The C scanner directly: JSONDecoder.decode() adds two Python calls. Anything it does not
-    # consume whole (surrounding whitespace, trailing data) takes the full, equally strict path.
-    try:
-        value, end = _scan_once(text, 0)
-    except StopIteration:
-        return _decoder.decode(text)
-    if end != len(text):
-        return _decoder.decode(text)
-    return value
-
-
-def decode_segment(segment: str, what: str) -> dict[str, Any]:
-    """Decode one base64url JSON segment into a dict, strictly.
-
-    Rejected: characters outside base64url, impossible lengths, bytes that are not UTF-8,
-    duplicate member names, ``NaN``/``Infinity`` (and numbers that overflow to them, ``1e400``),
-    nesting deeper than ``MAX_JSON_DEPTH``,
-    lone surrogate escapes (``"\\ud800"``), and anything but a JSON object.
-    """
-    raw = b64url_decode(segment)
-    if raw is None:
-        raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). " + _AUDIENCE_HINT)
-    try:
-        text = raw.decode("utf-8")
-        value = _json_object(text)
-        _check_json(text, value)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise NotAJWT(f"The access token's {what} is not valid JSON; it is not a JWT.") from None
-    if not isinstance(value, dict):
-        raise NotAJWT(f"The access token's {what} is not a JSON object; it is not a JWT.")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    # Exact types (JSON gives only int and float): this excludes bool without a second check.
-    # A comparison, not math.isfinite (which overflows on 10**400); NaN and infinities fail it.
-    kind = type(value)
-    return (kind is int or kind is float) and -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE
-
-
-def _string_list(value: Any) -> bool:
-    if not isinstance(value, list):
-        return False
-    for item in value:  # a loop, not all(<generator>): this runs on every first sight
-        if not isinstance(item, str):
-            return False
-    return True
+    #: Verified tokens, at most ``TokenVerifier.cache_size``.
+    tokens: int
+    #: Checked headers, at most ``TokenVerifier.max_headers``.
+    headers: int
 
 
 class TokenVerifier:
@@ -212,11 +66,17 @@ class TokenVerifier:
     A bounded cache of verified tokens (keyed by SHA-256 of the whole token, each entry valid
     no longer than the token itself, emptied whenever an issuer's keys change) makes a token
     that was already verified cost a hash and a dictionary lookup.
+
+    The claims are checked by ``claim_validators``, in order: a subclass may add its own.
     """
 
     timer: Callable[[], float] = staticmethod(time.time)
     #: The class of each issuer's key cache, built over ``key_source_for(config)``: swappable, as DRF's ``cache``.
     key_cache_class: type[JWKSCache] = JWKSCache
+    #: The claim checks, in the order they run (``auth0_drf.validators``).
+    claim_validators: tuple[ClaimValidator, ...] = CLAIM_VALIDATORS
+    #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
+    max_headers = 64
 
     def __init__(
         self,
@@ -225,7 +85,7 @@ class TokenVerifier:
         algorithms: Sequence[str] = Auth0Settings.ALGORITHMS.default,
         leeway: float = Auth0Settings.LEEWAY.default,
         max_length: int = Auth0Settings.MAX_TOKEN_LENGTH.default,
-        profile: str = Auth0Settings.TOKEN_PROFILE.default,
+        profile: str | TokenProfile = Auth0Settings.TOKEN_PROFILE.default,
         require_kid: bool = Auth0Settings.REQUIRE_KID.default,
         max_token_age: float | None = Auth0Settings.MAX_TOKEN_AGE.default,
         cache_size: int = Auth0Settings.TOKEN_CACHE_SIZE.default,
@@ -234,10 +94,12 @@ class TokenVerifier:
         self.issuers = {config.issuer: config for config in issuers}
         available = get_default_algorithms()
         # Anything outside SUPPORTED_ALGORITHMS (none, HS*) is dropped even if configured.
-        self.algorithms = {alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available}
+        self.algorithms = {
+            alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available
+        }
         self.leeway = leeway
         self.max_length = max_length
-        self.profile = profile
+        self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.require_kid = require_kid
         self.max_token_age = max_token_age
         self.cache_size = cache_size
@@ -257,6 +119,10 @@ class TokenVerifier:
         """Forget every verified token (called when any issuer's key set changes)."""
         with self._cache_lock:
             self._cache.clear()
+
+    def cache_info(self) -> CacheInfo:
+        """Return how many verified tokens and checked headers the caches hold."""
+        return CacheInfo(tokens=len(self._cache), headers=len(self._headers))
 
     def verify(self, token: str) -> Claims:
         """Return the verified claims of ``token`` or raise a ``TokenError``."""
@@ -294,7 +160,7 @@ class TokenVerifier:
         (still the current one) that holds the verifying key, or None when the keys changed meanwhile."""
         segments = token.split(".")
         if len(segments) == 5:
-            raise NotAJWT(_JWE_MESSAGE)
+            raise NotAJWT(JWE_MESSAGE)
         if len(segments) != 3:
             raise NotAJWT()
         header_segment, payload_segment, signature_segment = segments
@@ -311,7 +177,7 @@ class TokenVerifier:
         signature = b64url_decode(signature_segment)
         if signature is None:
             raise InvalidSignature()
-        if base64.urlsafe_b64encode(signature).rstrip(b"=") != signature_segment.encode():
+        if b64url_encode(signature) != signature_segment.encode():
             # Unused low bits set in the last character decode to the same bytes: refuse such
             # variants, so that only the exact text the issuer produced is ever accepted.
             raise InvalidSignature()
@@ -348,13 +214,10 @@ class TokenVerifier:
         header = decode_segment(segment, "header")
         return MappingProxyType(header), self.check_header(header)
 
-    #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
-    max_headers = 64
-
     def check_header(self, header: Mapping[str, Any]) -> str:
         """Check the JOSE header and return its (allowed) algorithm."""
         if "enc" in header:
-            raise NotAJWT(_JWE_MESSAGE)
+            raise NotAJWT(JWE_MESSAGE)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise UnsupportedAlgorithm(
@@ -368,15 +231,7 @@ class TokenVerifier:
             raise InvalidHeader("The access token's header uses an unsupported JWS option (b64 or zip).")
         if "cty" in header and (not isinstance(cty := header["cty"], str) or cty.lower() in ("jwt", "application/jwt")):
             raise InvalidHeader("Nested JWTs are not accepted as access tokens.")
-        if "typ" in header:  # present, even as null: it must then be a string naming an access token
-            typ = header["typ"]
-            if not isinstance(typ, str):
-                raise WrongTokenType()
-            kind = typ.lower().removeprefix("application/")
-            if kind not in _ACCESS_TOKEN_TYPES or (self.profile == "rfc9068" and kind != "at+jwt"):
-                raise WrongTokenType()
-        elif self.profile == "rfc9068":
-            raise WrongTokenType("RFC 9068 access tokens must have typ 'at+jwt'.")
+        self.profile.check_token_type(header)
         if "kid" not in header:
             if self.require_kid:
                 raise UnknownKey("The access token's header has no kid.")
@@ -394,97 +249,28 @@ class TokenVerifier:
             raise InvalidIssuer()
         return config
 
+    def claim_context(self, config: IssuerConfig, now: float | None = None) -> ClaimContext:
+        """Return what the claim validators check a token of ``config``'s issuer against (now, by default)."""
+        return ClaimContext(self.timer() if now is None else now, self.leeway, config, self.profile, self.max_token_age)
+
     def check_claims(self, payload: Mapping[str, Any], header: Mapping[str, Any], config: IssuerConfig) -> None:
-        """Check the time claims, the audience, the subject and the shape of scope claims."""
-        now = self.timer()
-        leeway = self.leeway
-        # A time claim that is present must be a number: "exp": null is not a missing exp, and
-        # "nbf": null or "iat": null must not pass as absent (RFC 7519 4.1.4-4.1.6: NumericDate).
-        exp = payload.get("exp", _ABSENT)
-        if exp is _ABSENT:
-            raise MissingClaim(claim="exp")
-        if not _is_number(exp):
-            raise InvalidClaim("The access token's 'exp' claim is not a number.", claim="exp")
-        if now >= exp + leeway:
-            raise TokenExpired()
-        for name in ("nbf", "iat"):
-            value = payload.get(name, _ABSENT)
-            if value is _ABSENT:
-                continue
-            if not _is_number(value):
-                raise InvalidClaim(f"The access token's '{name}' claim is not a number.", claim=name)
-            if value > now + leeway:
-                raise TokenNotYetValid(claim=name)
-        if self.max_token_age is not None:
-            iat = payload.get("iat")
-            if iat is None:
-                raise MissingClaim(claim="iat")
-            if now > iat + self.max_token_age + leeway:
-                raise TokenTooOld()
-        self.check_audience(payload, config)
-        sub = payload.get("sub")
-        if sub is None:
-            raise MissingClaim(claim="sub")
-        if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or _CONTROL_CHARS.search(sub):
-            raise InvalidClaim("The access token's 'sub' claim is not a valid subject.", claim="sub")
-        self.check_claim_shapes(payload)
-        if self.profile == "rfc9068":
-            for name in ("client_id", "jti", "iat"):
-                if name not in payload:
-                    raise MissingClaim(f"RFC 9068 access tokens must have a '{name}' claim.", claim=name)
+        """Run ``claim_validators`` in order: the first that fails raises its ``ClaimError``."""
+        context = ClaimContext(self.timer(), self.leeway, config, self.profile, self.max_token_age)
+        for validate in self.claim_validators:
+            validate(payload, context)
 
     def check_audience(self, payload: Mapping[str, Any], config: IssuerConfig) -> None:
         """Check that ``aud`` names this API, and explain ID tokens and /userinfo-only tokens."""
-        aud = payload.get("aud")
-        if aud is None:
-            raise MissingClaim(claim="aud")
-        if isinstance(aud, str):
-            audiences = [aud]
-        elif _string_list(aud) and aud:
-            audiences = aud
-        else:
-            raise InvalidClaim("The access token's 'aud' claim is not a string or a list of strings.", claim="aud")
-        accepted = config.audiences
-        for audience in audiences:
-            if audience in accepted:
-                return
-        expected = config.audiences[0] if config.audiences else "<your API identifier>"
-        if self.looks_like_id_token(payload):
-            raise IDTokenNotAccepted(
-                "This is an ID token. APIs accept access tokens only: send the access token, "
-                f"requested with audience={expected}, not the ID token."
-            )
-        if all(audience.endswith("/userinfo") for audience in audiences):
-            raise InvalidAudience(
-                "The access token is only meant for Auth0's /userinfo endpoint: request it with "
-                f"audience={expected}."
-            )
-        raise InvalidAudience(f"The access token is not meant for this API: request it with audience={expected}.")
+        validate_audience(payload, self.claim_context(config))
 
-    @staticmethod
-    def looks_like_id_token(payload: Mapping[str, Any]) -> bool:
+    def looks_like_id_token(self, payload: Mapping[str, Any]) -> bool:
         """Return whether a token with the wrong audience has the marks of an OIDC ID token."""
-        if payload.get("gty") == "client-credentials":
-            return False
-        if any(name in payload for name in _ID_TOKEN_CLAIMS):
-            return True
-        if any(name in payload for name in ("scope", "permissions", "scp")):
-            return False
-        # No scopes, and either profile claims or no client claim (access tokens carry azp or client_id).
-        return any(name in payload for name in _PROFILE_CLAIMS) or not ("azp" in payload or "client_id" in payload)
+        return self.profile.looks_like_id_token(payload)
 
     @staticmethod
     def check_claim_shapes(payload: Mapping[str, Any]) -> None:
         """Reject scope-bearing and client claims of the wrong JSON type."""
-        if "scope" in payload and not isinstance(payload["scope"], str):
-            raise InvalidClaim("The access token's 'scope' claim must be a space-delimited string.", claim="scope")
-        if "permissions" in payload and not _string_list(payload["permissions"]):
-            raise InvalidClaim("The access token's 'permissions' claim must be a list of strings.", claim="permissions")
-        if "scp" in payload and not (_string_list(payload["scp"]) or isinstance(payload["scp"], str)):
-            raise InvalidClaim("The access token's 'scp' claim must be a list of strings.", claim="scp")
-        for name in ("azp", "client_id", "gty", "jti"):
-            if name in payload and not isinstance(payload[name], str):
-                raise InvalidClaim(f"The access token's '{name}' claim must be a string.", claim=name)
+        validate_claim_types(payload)
 
 
 def build_verifier() -> TokenVerifier:

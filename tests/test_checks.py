@@ -181,6 +181,16 @@ def test_e007_values_of_the_wrong_type_or_outside_their_choices():
     ]
 
 
+def test_e007_token_profile_must_name_a_registered_profile():
+    assert settings_errors(**GOOD, TOKEN_PROFILE="rfc9086") == [
+        Error(
+            "AUTH0_DRF['TOKEN_PROFILE'] must be one of any, rfc9068.",
+            hint="Set AUTH0_DRF['TOKEN_PROFILE'] to one of 'any', 'rfc9068', or remove it for the default.",
+            id="auth0_drf.E007",
+        )
+    ]
+
+
 def test_e007_settings_not_a_dict():
     with override_settings(AUTH0_DRF=["DOMAIN"]):
         assert check_settings() == [

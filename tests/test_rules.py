@@ -190,6 +190,9 @@ def test_rules_need_an_auth0_token(auth0_issuer, django_user_model):
         lambda: MaxTokenAge(-1),
         lambda: MaxTokenAge("60"),
         lambda: MaxTokenAge(True),
+        # NaN and infinity compare false with every iat: such a rule would let every token in.
+        lambda: MaxTokenAge(float("nan")),
+        lambda: MaxTokenAge(float("inf")),
     ],
 )
 def test_bad_rule_arguments_are_refused_at_import_time(make):

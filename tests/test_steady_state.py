@@ -81,8 +81,8 @@ def test_token_cache_is_bounded_by_token_cache_size(auth0_issuer, settings):
     tokens = [auth0_issuer.token(claims={"jti": f"t{i}"}) for i in range(7)]
     for token in tokens:
         verifier.verify(token)
-        assert len(verifier._cache) <= 3
-    assert len(verifier._cache) == 3
+        assert verifier.cache_info().tokens <= 3
+    assert verifier.cache_info().tokens == 3
 
 
 def test_token_cache_size_zero_turns_it_off(auth0_issuer, settings):
@@ -90,7 +90,7 @@ def test_token_cache_size_zero_turns_it_off(auth0_issuer, settings):
     verifier = get_verifier()
     token = auth0_issuer.token()
     assert verifier.verify(token) is not verifier.verify(token)  # verified afresh each time
-    assert len(verifier._cache) == 0
+    assert verifier.cache_info().tokens == 0
 
 
 def test_repeat_token_is_served_from_the_cache(auth0_issuer):
@@ -104,7 +104,7 @@ def test_cached_token_expires_with_the_token(auth0_issuer, settings, get_with):
     verifier = get_verifier()
     token = auth0_issuer.token(lifetime=60)
     assert get_with("/api/private", f"Bearer {token}").status_code == 200
-    assert len(verifier._cache) == 1
+    assert verifier.cache_info().tokens == 1
     later = time.time() + 61
     verifier.timer = lambda: later  # the clock moves past exp; keys stay fresh (monotonic clock)
     response = get_with("/api/private", f"Bearer {token}")
@@ -130,12 +130,13 @@ def test_token_cache_is_emptied_when_the_keys_change(auth0_issuer, settings, get
     verifier = get_verifier()
     old = auth0_issuer.token()
     assert get_with("/api/private", f"Bearer {old}").status_code == 200
-    assert len(verifier._cache) == 1
+    assert verifier.cache_info().tokens == 1
     auth0_issuer.rotate(keep_old=False)  # the old key is revoked
     new = auth0_issuer.token()
     assert get_with("/api/private", f"Bearer {new}").status_code == 200  # unknown kid: refetch
     assert auth0_issuer.jwks_hits() == 2
-    assert list(verifier._cache.values())[0][0].token == new  # the old entry is gone
+    assert verifier.cache_info().tokens == 1  # the old entry is gone: the one left is the new token's
+    assert verifier.verify(new) is verifier.verify(new)
     response = get_with("/api/private", f"Bearer {old}")
     assert response.status_code == 401  # the cached verdict did not survive the revocation
 

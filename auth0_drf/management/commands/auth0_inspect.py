@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from auth0_drf.inspect import TIME_CLAIMS, Diagnosis, decode, describe_time, diagnose, show
+from auth0_drf.diagnosis import TIME_CLAIMS, Diagnosis, decode, describe_time, diagnose, show
 from auth0_drf.tokens import get_verifier
 
 
@@ -22,8 +22,12 @@ class Command(BaseCommand):
     stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("token", nargs="?", default="-", help="the access token, or '-' (the default) to read it from stdin")
-        parser.add_argument("--offline", action="store_true", help="only decode: no keys are fetched, nothing is verified")
+        parser.add_argument(
+            "token", nargs="?", default="-", help="the access token, or '-' (the default) to read it from stdin"
+        )
+        parser.add_argument(
+            "--offline", action="store_true", help="only decode: no keys are fetched, nothing is verified"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = options["token"]
@@ -45,7 +49,11 @@ class Command(BaseCommand):
     def print_diagnosis(self, diagnosis: Diagnosis) -> None:
         """Write the decoded token and the problems found."""
         now = get_verifier().timer()
-        kinds = {"jwt": "a signed JWT (JWS)", "jwe": "an encrypted token (JWE)", "opaque": "not a JWT (opaque or malformed)"}
+        kinds = {
+            "jwt": "a signed JWT (JWS)",
+            "jwe": "an encrypted token (JWE)",
+            "opaque": "not a JWT (opaque or malformed)",
+        }
         self.stdout.write(f"Token: {kinds[diagnosis.kind]}")
         for title, part in (("Header", diagnosis.header), ("Claims", diagnosis.payload)):
             if part is None:

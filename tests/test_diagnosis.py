@@ -1,4 +1,4 @@
-"""``manage.py auth0_inspect`` and ``auth0_drf.inspect``: every problem explained, all at once."""
+"""``manage.py auth0_inspect`` and ``auth0_drf.diagnosis``: every problem explained, all at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from auth0_drf.inspect import describe_time, diagnose, duration
+from auth0_drf.diagnosis import describe_time, diagnose, duration
 from auth0_drf.signing import LocalKey
 
 AUDIENCE = "https://api.example.test/"

@@ -1,17 +1,19 @@
 """Explain an access token: decode it, verify it with the configured settings, and list every problem.
 
-The checks are ``TokenVerifier``'s own (``check_header``, ``select_issuer``, ``check_claims``,
-``verify``...): this module runs each independently and catches its ``TokenError``, so all the
-problems of a token are reported at once instead of the first only, then words each one with the
-values it found (``aud is X; request the token with audience=Y``). It is for a developer's
-terminal (``manage.py auth0_inspect``): nothing here logs or stores the token.
+The checks are ``TokenVerifier``'s own (``check_header``, ``select_issuer``, ``verify`` and each
+of its ``claim_validators``): this module runs each independently and catches its ``TokenError``,
+so all the problems of a token are reported at once instead of the first only, then words each
+one with the values it found (``aud is X; request the token with audience=Y``). It is for a
+developer's terminal (``manage.py auth0_inspect``): nothing here logs or stores the token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +21,8 @@ from django.utils import timezone
 
 from .conf import IssuerConfig
 from .errors import (
+    API_IDENTIFIER,
+    JWE_MESSAGE,
     Auth0Error,
     ClaimError,
     IDTokenNotAccepted,
@@ -26,7 +30,6 @@ from .errors import (
     InvalidIssuer,
     InvalidSignature,
     KeysUnavailable,
-    MissingClaim,
     NotAJWT,
     TokenError,
     TokenExpired,
@@ -34,9 +37,11 @@ from .errors import (
     TokenTooLarge,
     UnknownKey,
     UnsupportedAlgorithm,
+    audience_advice,
 )
 from .fetch import is_loopback_url
-from .tokens import _ID_TOKEN_CLAIMS, _JWE_MESSAGE, _PROFILE_CLAIMS, TokenVerifier, decode_segment, get_verifier
+from .jose import decode_segment, is_number
+from .tokens import TokenVerifier, get_verifier
 
 #: Claims holding NumericDate values, shown as local dates.
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
@@ -103,7 +108,7 @@ def local_date(value: float) -> str:
 
 def describe_time(name: str, value: Any, now: float) -> str:
     """Return a NumericDate claim as a local date with its distance from ``now``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):  # what the verifier takes for a number, and nothing else
         return f"{show(value)} (not a number)"
     delta = value - now
     future = delta > 0
@@ -124,11 +129,9 @@ def decode(token: str) -> Diagnosis:
     segments = token.split(".")
     if len(segments) == 5:
         diagnosis = Diagnosis("jwe")
-        try:
+        with contextlib.suppress(NotAJWT):  # the header of a JWE is still worth showing when it decodes
             diagnosis.header = decode_segment(segments[0], "header")
-        except NotAJWT:
-            pass
-        diagnosis.add(NotAJWT.code, _JWE_MESSAGE)
+        diagnosis.add(NotAJWT.code, JWE_MESSAGE)
         return diagnosis
     if len(segments) != 3:
         diagnosis = Diagnosis("opaque")
@@ -167,7 +170,7 @@ def diagnose(token: str, verifier: TokenVerifier | None = None, *, now: float | 
         if audiences:
             # Name the real audience in the "request it with audience=..." advice.
             diagnosis.problems = [
-                Problem(p.code, p.message.replace("<your API identifier>", audiences[0])) for p in diagnosis.problems
+                Problem(p.code, p.message.replace(API_IDENTIFIER, audiences[0])) for p in diagnosis.problems
             ]
         return diagnosis
     _Checker(verifier, diagnosis, token, header, payload, now).run()
@@ -178,7 +181,13 @@ class _Checker:
     """Run each of the verifier's checks on its own and word its failure."""
 
     def __init__(
-        self, verifier: TokenVerifier, diagnosis: Diagnosis, token: str, header: dict[str, Any], payload: dict[str, Any], now: float
+        self,
+        verifier: TokenVerifier,
+        diagnosis: Diagnosis,
+        token: str,
+        header: dict[str, Any],
+        payload: dict[str, Any],
+        now: float,
     ) -> None:
         self.verifier, self.diagnosis, self.token = verifier, diagnosis, token
         self.header, self.payload, self.now = header, payload, now
@@ -273,35 +282,14 @@ class _Checker:
         self.diagnosis.signature = f"valid (key {show(self.header.get('kid'))})"
 
     def check_claims(self, config: IssuerConfig) -> None:
-        payload = dict(self.payload)
-        seen: set[str] = set()
-        # check_claims stops at the first bad claim: record it, replace that claim with an
-        # acceptable value, and check again, until nothing more is wrong.
-        for _ in range(32):
+        # Each validator checks its own claims and raises its own error: running them all, one
+        # by one, finds every problem where verify() stops at the first.
+        context = self.verifier.claim_context(config, self.now)
+        for validate in self.verifier.claim_validators:
             try:
-                self.verifier.check_claims(payload, self.header, config)
-                return
+                validate(self.payload, context)
             except ClaimError as exc:
                 self.add(exc, self.explain_claim(exc, config))
-                if exc.claim in seen or not self.repair(payload, exc, config):
-                    return
-                seen.add(exc.claim)
-
-    def repair(self, payload: dict[str, Any], error: ClaimError, config: IssuerConfig) -> bool:
-        claim = error.claim
-        if claim == "exp":
-            payload["exp"] = self.now + 3600
-        elif claim == "iat":
-            payload["iat"] = self.now
-        elif claim == "aud":
-            if not config.audiences:
-                return False
-            payload["aud"] = config.audiences[0]
-        elif isinstance(error, MissingClaim) or claim == "sub":
-            payload[claim] = "x"
-        else:
-            payload.pop(claim, None)
-        return True
 
     # --- wording ---------------------------------------------------------------------------
 
@@ -329,7 +317,10 @@ class _Checker:
         # A loopback issuer is a local or test issuer, neither a tenant nor a custom domain.
         trusted_hosts = [urlsplit(t).hostname or "" for t in trusted if not is_loopback_url(t)]
         if any(iss.rstrip("/") == t.rstrip("/") for t in trusted):
-            return text + " They differ only by the trailing '/': Auth0's iss ends with '/', so set ISSUER to exactly what the token says (or set DOMAIN and leave ISSUER unset)."
+            return text + (
+                " They differ only by the trailing '/': Auth0's iss ends with '/', so set ISSUER to exactly what the "
+                "token says (or set DOMAIN and leave ISSUER unset)."
+            )
         if host.endswith(".auth0.com") and any(h and not h.endswith(".auth0.com") for h in trusted_hosts):
             return text + (
                 " The token was requested through the tenant's *.auth0.com domain, but this API trusts a custom "
@@ -345,19 +336,18 @@ class _Checker:
 
     def explain_claim(self, error: ClaimError, config: IssuerConfig) -> str:
         payload = self.payload
-        expected = config.audiences[0] if config.audiences else "<your API identifier>"
-        if isinstance(error, TokenExpired) and isinstance(payload.get("exp"), (int, float)):
+        if isinstance(error, TokenExpired) and is_number(payload.get("exp")):
             exp = payload["exp"]
             return f"The token expired {duration(self.now - exp)} ago ({local_date(exp)}): get a new one from Auth0."
         if isinstance(error, TokenNotYetValid) and error.claim in payload:
             when = describe_time(error.claim, payload[error.claim], self.now)
             return f"{error.message} ({error.claim} is {when})"
         if isinstance(error, IDTokenNotAccepted):
-            marks = [name for name in (*_ID_TOKEN_CLAIMS, *_PROFILE_CLAIMS) if name in payload]
+            marks = self.verifier.profile.id_token_marks(payload)
             has = f"; it carries {', '.join(marks)}" if marks else ""
             return (
                 f"This is an ID token (aud is {show(payload.get('aud'))}, the client id{has}). APIs accept access "
-                f"tokens only: send the access token, requested with audience={expected}."
+                f"tokens only: send the access token, {audience_advice(config.audiences, 'requested')}."
             )
         if isinstance(error, InvalidAudience) and "aud" in payload:
             aud = payload["aud"]
@@ -365,7 +355,7 @@ class _Checker:
             if audiences and all(isinstance(a, str) and a.endswith("/userinfo") for a in audiences):
                 return (
                     f"aud is {show(aud)}, which is only Auth0's /userinfo endpoint: no audience was requested. "
-                    f"Request the token with audience={expected}."
+                    f"{audience_advice(config.audiences, 'Request the token')}."
                 )
-            return f"aud is {show(aud)}; request the token with audience={expected}."
+            return f"aud is {show(aud)}; {audience_advice(config.audiences)}."
         return error.message
