@@ -73,8 +73,9 @@ def apply(document: dict[str, Any], ops: list[tuple[str, str, Any]]) -> dict[str
 def _number(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
+    # NumericDates beyond year 9999 either way are refused (they cannot be datetimes).
     try:
-        return math.isfinite(value)
+        return math.isfinite(value) and abs(value) <= 253402300799
     except OverflowError:
         return False
 
