@@ -51,4 +51,4 @@ def tests(session: nox.Session, django: str, pins: list[str]) -> None:
         "'| PyJWT', jwt.__version__, '| cryptography', cryptography.__version__, '| requests', requests.__version__)",
     )
     # On SQLite: PostgreSQL and MariaDB have bin/test-postgres and bin/test-mysql.
-    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"DATABASE_URL": ""})
+    session.run("python", "-m", "pytest", "-q", *session.posargs, env={"DATABASE_URL": None})  # None: unset
