@@ -205,7 +205,9 @@ class ClaimRecorder:
             "fingerprint": digest,
             "last_seen": now,
         }
-        rows = ClaimRecord.objects.filter(issuer=issuer, subject=subject, client_id=client_id)
+        # By the exact key, not the columns: under MySQL's collations "auth0|Bob" would update
+        # the row of "auth0|bob".
+        rows = ClaimRecord.objects.for_subject(issuer, subject, client_id)
         using = router.db_for_write(ClaimRecord) or DEFAULT_DB_ALIAS
         # The savepoint keeps a failed write from poisoning a surrounding (ATOMIC_REQUESTS)
         # transaction: only the savepoint is rolled back, and the error is logged by record().
