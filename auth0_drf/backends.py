@@ -12,7 +12,7 @@ from itertools import count, islice
 from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
 
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.module_loading import import_string
 
@@ -180,15 +180,19 @@ class Auth0UserBackend:
             return identity.user
         if not (self.create_unknown_user and auth0_settings.CREATE_USERS):
             raise UnknownSubject()
-        username = self.clean_username(claims)
+        username: str | None = self.clean_username(claims)
         tried: set[str] = set()
-        for _attempt in range(self.max_create_attempts):
+        user = last_error = None
+        # Whether our atomic block below is the whole transaction (no ATOMIC_REQUESTS around it).
+        own_transaction = not transaction.get_connection().in_atomic_block
+        attempts = 0
+        while user is None and username is not None and attempts < self.max_create_attempts:
+            attempts += 1
             try:
                 # User and identity commit together or not at all. When two first requests for
                 # the same subject race, the unique identity key lets exactly one win; the loser
                 # rolls back its user and reads the winner's.
                 user = self.create_user_and_identity(claims, request, username=username)
-                break
             except IntegrityError as exc:
                 identity = self.find_identity(claims)
                 if identity is not None:
@@ -197,14 +201,25 @@ class Auth0UserBackend:
                 # created at that instant), or equals a taken one only under the database's
                 # collation (MySQL: "Bob" and "bob", "bob " and "bob"): never link to that
                 # account, try the next free name.
+                last_error = exc
                 tried.add(username)
-                next_username = self.free_username(claims, exclude=tried)
-                if next_username is None:
-                    log_no_username(claims, exc)
-                    raise UsernameUnavailable() from None
-                username = next_username
-        else:
-            log_no_username(claims, None)
+                username = self.free_username(claims, exclude=tried)
+            except OperationalError as exc:
+                # Several first requests of one subject at once can deadlock on InnoDB: when the
+                # loser of the race rolls back its new user, the requests that waited for that
+                # username each hold a shared lock and want to insert (MySQL error 1213). The
+                # database rolled our transaction back; when it was ours alone, look again and
+                # retry. Inside an outer transaction it is gone: the 503 of get_user().
+                if not own_transaction:
+                    raise
+                identity = self.find_identity(claims)
+                if identity is not None:
+                    return identity.user
+                last_error = exc
+        if user is None:
+            if isinstance(last_error, OperationalError):
+                raise last_error
+            log_no_username(claims, last_error)
             raise UsernameUnavailable()
         user = self.configure_user(request, user, claims, created=True)
         # Read after our own saves (their signals bump it): a change made by someone else

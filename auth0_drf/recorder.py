@@ -219,9 +219,13 @@ class ClaimRecorder:
                     ClaimRecord.objects.create(
                         issuer=issuer, subject=subject, client_id=client_id, first_seen=now, times_seen=count, **values
                     )
+                return
             except IntegrityError:
-                # Another process created the row between our update and our insert.
-                rows.update(**values, times_seen=F("times_seen") + count)
+                pass  # another process created the row between our update and our insert
+        # Update in a new block: InnoDB keeps a shared lock on the row our insert collided with
+        # until that block ends, and two requests updating under such locks deadlock (1213).
+        with transaction.atomic(using=using):
+            rows.update(**values, times_seen=F("times_seen") + count)
 
     def maybe_prune(self) -> None:
         """Prune if this process has not done so for ``prune_every`` seconds."""

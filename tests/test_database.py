@@ -181,6 +181,26 @@ def test_no_free_username_is_a_503_that_says_so_never_a_500(auth0_issuer, settin
     assert User.objects.count() == 2 and not Auth0Identity.objects.exists()
 
 
+class BlindBackend(Auth0UserBackend):
+    """Never checks whether a name is free, so every insert collides with a local account."""
+
+    def username_candidates(self, claims):
+        yield from (f"blind-{n}" for n in range(100))
+
+    def free_username(self, claims, exclude=()):
+        return next(name for name in self.username_candidates(claims) if name not in exclude)
+
+
+def test_inserts_that_keep_colliding_are_retried_a_bounded_number_of_times_then_503(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(USER_BACKEND="tests.test_database.BlindBackend")
+    for n in range(100):
+        User.objects.create_user(f"blind-{n}")
+    response = get_claims(auth0_issuer.token(sub="auth0|blind"))
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "username_unavailable"
+    assert User.objects.count() == 100 and not Auth0Identity.objects.exists()
+
+
 # --- a forgotten migrate -----------------------------------------------------------------------
 
 
