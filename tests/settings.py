@@ -13,10 +13,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"auth0_drf_test_{os.getpid()}.sqlite3")}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
-    # MySQL/MariaDB (bin/test-mysql): 4-byte UTF-8 for every subject, in the connection and in
-    # the test database Django creates; its default, case-insensitive collation is kept on
+    # MySQL/MariaDB (bin/test-mysql): the test database Django creates is 4-byte UTF-8 too (the
+    # demo's settings set the connection's); its default, case-insensitive collation is kept on
     # purpose, since that is what auth0_drf must be exact under.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("charset", "utf8mb4")
     DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
