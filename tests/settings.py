@@ -12,6 +12,12 @@ from demo_project.settings import DATABASES, AUTH0_DRF  # noqa: E402
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"auth0_drf_test_{os.getpid()}.sqlite3")}
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    # MySQL/MariaDB (bin/test-mysql): the test database Django creates is 4-byte UTF-8 too (the
+    # demo's settings set the connection's); its default, case-insensitive collation is kept on
+    # purpose, since that is what auth0_drf must be exact under.
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4"}
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 # Each test points auth0_drf at its own local issuer (the auth0_issuer fixture).
