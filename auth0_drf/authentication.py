@@ -77,7 +77,10 @@ class Auth0Authentication(BaseAuthentication):
             raise self.reject(request, exc) from None
         except KeysUnavailable as exc:
             logger.warning("auth0_drf: rejected request: code=%s", exc.code)
-            raise ServiceUnavailable(exc, retry_after=self.retry_after()) from None
+            # Errors of the database (DatabaseUnavailable...) say how long to wait; key outages
+            # depend on the JWKS caches' retry schedule.
+            retry_after = getattr(exc, "retry_after", None) or self.retry_after()
+            raise ServiceUnavailable(exc, retry_after=retry_after) from None
         self.token_verified(claims, user, request)
         return user, claims
 

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import secrets
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from itertools import count, islice
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.module_loading import import_string
 
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .errors import UnknownSubject, UserRejected
-from .models import Auth0Identity
+from .challenges import header_safe
+from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
+from .models import Auth0Identity, ClaimRecord
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
     from django.http import HttpRequest
+
+logger = logging.getLogger("auth0_drf")
 
 _SAFE_USERNAME = re.compile(r"[A-Za-z0-9@.+_|:-]+")
 
@@ -135,15 +141,31 @@ class Auth0UserBackend:
 
     #: Create a user on first sight of an unknown subject (``CREATE_USERS`` overrides).
     create_unknown_user = True
+    #: How many usernames ``free_username`` considers for a new subject.
+    max_username_candidates = 10
+    #: How many times creating a new user is attempted when the chosen username turns out taken.
+    max_create_attempts = 3
 
     def get_user(self, claims: Claims, request: HttpRequest | None = None) -> Any:
-        """Return the user for ``claims``, raising ``UserRejected`` when it may not authenticate."""
+        """Return the user for ``claims``, raising ``UserRejected`` when it may not authenticate.
+
+        Raises ``DatabaseUnavailable`` (a 503) when the database fails during the lookup, e.g.
+        because ``manage.py migrate`` was not run, and ``UsernameUnavailable`` (a 503) when no
+        username could be found for a new subject.
+        """
         if auth0_settings.STATELESS_USERS or (claims.is_machine and auth0_settings.MACHINE_USERS == "stateless"):
             return TokenUser(claims)
         key = (claims.iss, claims.sub)
         user = user_cache.get(key)
         if user is None:
-            user = self.find_or_create_user(claims, request)
+            try:
+                user = self.find_or_create_user(claims, request)
+            except DatabaseError as exc:
+                # The boundary of the user lookup: a missing table (migrate not run) or a database
+                # that is down is the server's problem, answered with a 503 and one clear log line,
+                # not a 500 with a stack trace.
+                log_database_error(exc)
+                raise DatabaseUnavailable() from None
         if not self.user_can_authenticate(user):
             raise UserRejected()
         return user
@@ -158,18 +180,47 @@ class Auth0UserBackend:
             return identity.user
         if not (self.create_unknown_user and auth0_settings.CREATE_USERS):
             raise UnknownSubject()
-        try:
-            # User and identity commit together or not at all. When two first requests for the
-            # same subject race, the unique (issuer, subject) constraint lets exactly one win;
-            # the loser rolls back its user and reads the winner's.
-            user = self.create_user_and_identity(claims, request)
-        except IntegrityError:
-            identity = self.find_identity(claims)
-            if identity is not None:
-                return identity.user
-            # No identity, so the username was taken by someone else after clean_username()
-            # looked (a local account created at that instant): the digest name cannot be.
-            user = self.create_user_and_identity(claims, request, username=self.digest_username(claims))
+        username: str | None = self.clean_username(claims)
+        tried: set[str] = set()
+        user = last_error = None
+        # Whether our atomic block below is the whole transaction (no ATOMIC_REQUESTS around it).
+        own_transaction = not transaction.get_connection().in_atomic_block
+        attempts = 0
+        while user is None and username is not None and attempts < self.max_create_attempts:
+            attempts += 1
+            try:
+                # User and identity commit together or not at all. When two first requests for
+                # the same subject race, the unique identity key lets exactly one win; the loser
+                # rolls back its user and reads the winner's.
+                user = self.create_user_and_identity(claims, request, username=username)
+            except IntegrityError as exc:
+                identity = self.find_identity(claims)
+                if identity is not None:
+                    return identity.user
+                # No identity, so the username was taken after it was checked (a local account
+                # created at that instant), or equals a taken one only under the database's
+                # collation (MySQL: "Bob" and "bob", "bob " and "bob"): never link to that
+                # account, try the next free name.
+                last_error = exc
+                tried.add(username)
+                username = self.free_username(claims, exclude=tried)
+            except OperationalError as exc:
+                # Several first requests of one subject at once can deadlock on InnoDB: when the
+                # loser of the race rolls back its new user, the requests that waited for that
+                # username each hold a shared lock and want to insert (MySQL error 1213). The
+                # database rolled our transaction back; when it was ours alone, look again and
+                # retry. Inside an outer transaction it is gone: the 503 of get_user().
+                if not own_transaction:
+                    raise
+                identity = self.find_identity(claims)
+                if identity is not None:
+                    return identity.user
+                last_error = exc
+        if user is None:
+            if isinstance(last_error, OperationalError):
+                raise last_error
+            log_no_username(claims, last_error)
+            raise UsernameUnavailable()
         user = self.configure_user(request, user, claims, created=True)
         # Read after our own saves (their signals bump it): a change made by someone else
         # before the commit still prevents the put.
@@ -180,7 +231,8 @@ class Auth0UserBackend:
 
     def find_identity(self, claims: Claims) -> Auth0Identity | None:
         """Return the identity link for the token's issuer and subject, with its user."""
-        return Auth0Identity.objects.select_related("user").filter(issuer=claims.iss, subject=claims.sub).first()
+        # By the exact key, never by the columns: MySQL would match "auth0|Bob" for "auth0|bob".
+        return Auth0Identity.objects.select_related("user").for_subject(claims.iss, claims.sub).first()
 
     def create_user_and_identity(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> Any:
         """Create the user and its identity link in one transaction; return the user."""
@@ -203,18 +255,53 @@ class Auth0UserBackend:
     def clean_username(self, claims: Claims) -> str:
         """Return the username for a new user: the ``sub`` when it is safe and free, else a digest.
 
-        Long, non-ASCII or look-alike subjects, and subjects that equal an existing username,
-        get ``auth0-<digest>`` instead, so they can neither break the user table nor be
-        confused with a local account.
+        Long, non-ASCII or look-alike subjects, and subjects that equal an existing username
+        (ignoring case), get ``auth0-<digest>`` instead, so they can neither break the user
+        table nor be confused with a local account; if that is taken too, the next free name of
+        ``username_candidates``. Raises ``UsernameUnavailable`` when none is free.
+        """
+        username = self.free_username(claims)
+        if username is None:
+            log_no_username(claims, None)
+            raise UsernameUnavailable()
+        return username
+
+    def free_username(self, claims: Claims, exclude: Collection[str] = ()) -> str | None:
+        """Return the first of ``username_candidates`` that no user holds (ignoring case), or None.
+
+        At most ``max_username_candidates`` names are considered, one query each (usually one
+        in all); names in ``exclude`` are skipped without a query.
+        """
+        User = get_user_model()
+        users = User._default_manager
+        for candidate in islice(self.username_candidates(claims), self.max_username_candidates):
+            if candidate in exclude:
+                continue
+            if not users.filter(**{f"{User.USERNAME_FIELD}__iexact": candidate}).exists():
+                return candidate
+        return None
+
+    def username_candidates(self, claims: Claims) -> Iterator[str]:
+        """Yield the usernames a new subject may get, best first (an endless iterator).
+
+        The ``sub`` itself when it is short and plain; then ``digest_username()``; then that with
+        ``-2`` and ``-3``; then ``auth0-<random>`` names. The deterministic names keep usernames
+        predictable; the random ones mean that nobody who can choose usernames (a sign-up form,
+        a subject of another issuer) can take every name a subject could get in advance, and so
+        lock it out.
         """
         User = get_user_model()
         field = User._meta.get_field(User.USERNAME_FIELD)
         max_length = getattr(field, "max_length", None) or 150
         sub = claims.sub
         if len(sub) <= max_length and _SAFE_USERNAME.fullmatch(sub):
-            if not User._default_manager.filter(**{f"{User.USERNAME_FIELD}__iexact": sub}).exists():
-                return sub
-        return self.digest_username(claims)
+            yield sub
+        digest = self.digest_username(claims)
+        yield digest[:max_length]
+        for n in (2, 3):
+            yield digest[: max_length - 2] + f"-{n}"
+        for _ in count():
+            yield f"auth0-{secrets.token_hex(16)}"[:max_length]
 
     def digest_username(self, claims: Claims) -> str:
         """Return ``auth0-<digest of issuer and sub>``: a username no subject can take by accident."""
@@ -228,6 +315,41 @@ class Auth0UserBackend:
     def user_can_authenticate(self, user: Any) -> bool:
         """Reject users whose ``is_active`` is False, as Django's ModelBackend does."""
         return getattr(user, "is_active", True)
+
+
+def log_database_error(exc: DatabaseError) -> None:
+    """Log one ERROR line for a database failure during a user lookup, naming the fix when it is known.
+
+    Only the exception's class and message: the database names the table or column, never a
+    token (tokens are never sent to the database).
+    """
+    message = str(exc)
+    tables = (Auth0Identity._meta.db_table, ClaimRecord._meta.db_table, get_user_model()._meta.db_table)
+    if any(table in message for table in tables) or "lookup_key" in message:
+        # A missing table or column of ours or of the user model: the migrations were not run
+        # (or not since an upgrade). Every database says so in its own words, naming the table.
+        logger.error(
+            "auth0_drf: the database is missing auth0_drf's tables or columns: run `manage.py migrate` "
+            "(answering 503 until then): %s: %s",
+            type(exc).__name__,
+            message,
+        )
+    else:
+        logger.error(
+            "auth0_drf: the database failed while looking up the user of a verified token (answering 503): %s: %s",
+            type(exc).__name__,
+            message,
+        )
+
+
+def log_no_username(claims: Claims, exc: Exception | None) -> None:
+    """Log one ERROR line when no username could be found for a new subject (verified iss and sub only)."""
+    logger.error(
+        "auth0_drf: no free username for a new user (answering 503): iss=%s sub=%s%s",
+        header_safe(claims.iss)[:200],
+        header_safe(claims.sub)[:200],
+        f" last error: {type(exc).__name__}: {exc}" if exc is not None else "",
+    )
 
 
 def load_backend() -> Auth0UserBackend:

@@ -291,3 +291,28 @@ class ReplayCacheUnavailable(KeysUnavailable):
 
     code = "dpop_replay_cache_unavailable"
     message = "The API cannot check DPoP proofs right now. Try again shortly."
+
+
+class DatabaseUnavailable(KeysUnavailable):
+    """The database failed while looking up or creating the token's user: 503 with ``Retry-After``.
+
+    Most often a table or column is missing because ``manage.py migrate`` was not run (the log
+    says so); or the database is down. The token itself was valid.
+    """
+
+    code = "database_unavailable"
+    message = "The API cannot look up the user of this access token right now. Try again shortly."
+    #: Seconds for the 503's ``Retry-After``.
+    retry_after = 30
+
+
+class UsernameUnavailable(KeysUnavailable):
+    """No free username was found for a new subject (``Auth0UserBackend.free_username``): 503.
+
+    The token is valid and the client did nothing wrong, so this is not a 401; a later attempt
+    tries other (random) names, so it is worth retrying.
+    """
+
+    code = "username_unavailable"
+    message = "The API could not create an account for the user of this access token. Try again shortly."
+    retry_after = 30

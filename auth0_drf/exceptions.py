@@ -44,6 +44,8 @@ from .errors import (
     ClaimRuleFailed,
     KeysUnavailable,
     ReplayCacheUnavailable,
+    DatabaseUnavailable,
+    UsernameUnavailable,
     INSUFFICIENT_SCOPE,
 )
 from .rejections import log_rejection, verified_context
@@ -77,6 +79,8 @@ __all__ = [
     "ClaimRuleFailed",
     "KeysUnavailable",
     "ReplayCacheUnavailable",
+    "DatabaseUnavailable",
+    "UsernameUnavailable",
     "AuthenticationFailed",
     "ClaimRuleDenied",
     "ServiceUnavailable",

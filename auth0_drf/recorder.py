@@ -205,7 +205,9 @@ class ClaimRecorder:
             "fingerprint": digest,
             "last_seen": now,
         }
-        rows = ClaimRecord.objects.filter(issuer=issuer, subject=subject, client_id=client_id)
+        # By the exact key, not the columns: under MySQL's collations "auth0|Bob" would update
+        # the row of "auth0|bob".
+        rows = ClaimRecord.objects.for_subject(issuer, subject, client_id)
         using = router.db_for_write(ClaimRecord) or DEFAULT_DB_ALIAS
         # The savepoint keeps a failed write from poisoning a surrounding (ATOMIC_REQUESTS)
         # transaction: only the savepoint is rolled back, and the error is logged by record().
@@ -217,9 +219,13 @@ class ClaimRecorder:
                     ClaimRecord.objects.create(
                         issuer=issuer, subject=subject, client_id=client_id, first_seen=now, times_seen=count, **values
                     )
+                return
             except IntegrityError:
-                # Another process created the row between our update and our insert.
-                rows.update(**values, times_seen=F("times_seen") + count)
+                pass  # another process created the row between our update and our insert
+        # Update in a new block: InnoDB keeps a shared lock on the row our insert collided with
+        # until that block ends, and two requests updating under such locks deadlock (1213).
+        with transaction.atomic(using=using):
+            rows.update(**values, times_seen=F("times_seen") + count)
 
     def maybe_prune(self) -> None:
         """Prune if this process has not done so for ``prune_every`` seconds."""
