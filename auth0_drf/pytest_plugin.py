@@ -18,6 +18,7 @@ import importlib.util
 from typing import Any, Callable, Iterator
 
 import pytest
+from django.conf import settings  # only the lazy settings object: nothing is configured or read here
 
 
 def require_pytest_django(config: pytest.Config) -> None:
@@ -30,15 +31,13 @@ def require_pytest_django(config: pytest.Config) -> None:
     loaded = {getattr(plugin, "__name__", None) for plugin in config.pluginmanager.get_plugins()}
     if "pytest_django.plugin" not in loaded:
         if importlib.util.find_spec("pytest_django") is None:
-            why = "pytest-django is not installed: pip install \"auth0-drf[test]\" (pytest and pytest-django)"
+            why = 'pytest-django is not installed: pip install "auth0-drf[test]" (pytest and pytest-django)'
         else:
             why = (
                 "pytest-django is installed but not loaded (-p no:django, or PYTEST_DISABLE_PLUGIN_AUTOLOAD): "
                 "load it with -p pytest_django.plugin"
             )
         pytest.fail(f"auth0_drf's pytest fixtures need pytest-django to set Django up; {why}.", pytrace=False)
-    from django.conf import settings
-
     if not settings.configured:
         pytest.fail(
             "auth0_drf's pytest fixtures need Django's settings: set DJANGO_SETTINGS_MODULE (or --ds, or "
