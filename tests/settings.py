@@ -65,7 +65,8 @@ TEMPLATES = [
 # Only the timeout, not the demo's transaction_mode: auth0_drf must cope with SQLite's default
 # (deferred) transactions, which every Django version has.
 _SQLITE_TEST_FILE = os.path.join(tempfile.gettempdir(), f"auth0_drf_test_{os.getpid()}.sqlite3")
-DATABASES = {"default": environ.Env.db_url_config(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+_DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": environ.Env.db_url_config(_DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["TEST"] = {"NAME": _SQLITE_TEST_FILE}

@@ -34,15 +34,18 @@ def matrix() -> list[tuple[str, str, list[str]]]:
     sessions = []
     for call in names["MATRIX"].elts:
         python, django = (ast.literal_eval(arg) for arg in call.args[:2])
-        pins = [floor for element in call.args[2].elts for floor in (
-            floors if isinstance(element, ast.Starred) else [ast.literal_eval(element)]
-        )]
+        pins = [
+            floor
+            for element in call.args[2].elts
+            for floor in (floors if isinstance(element, ast.Starred) else [ast.literal_eval(element)])
+        ]
         sessions.append((python, django, pins))
     return sessions
 
 
 def classifier_versions(prefix: str) -> set[str]:
-    return {c.removeprefix(prefix) for c in PROJECT["classifiers"] if re.fullmatch(re.escape(prefix) + r"\d+\.\d+", c)}
+    pattern = re.escape(prefix) + r"\d+\.\d+"
+    return {c.removeprefix(prefix) for c in PROJECT["classifiers"] if re.fullmatch(pattern, c)}
 
 
 def declared_floor(name: str) -> str:
@@ -62,11 +65,13 @@ def test_the_oldest_session_tests_every_declared_floor():
     assert declared_floor("Django") == django
     assert f"djangorestframework~={declared_floor('djangorestframework')}.0" in pins
     for name in ("PyJWT", "cryptography", "requests"):
-        assert any(re.fullmatch(rf"{name}(\[crypto\])?=={re.escape(declared_floor(name))}", pin) for pin in pins), name
+        floor = re.escape(declared_floor(name))
+        assert any(re.fullmatch(rf"{name}(\[crypto\])?=={floor}", pin) for pin in pins), name
 
 
 def test_cryptography_is_declared_because_auth0_drf_imports_it():
-    imports_it = [p for p in (ROOT / "auth0_drf").rglob("*.py") if re.search(r"^from cryptography\b", p.read_text(), re.M)]
+    sources = (ROOT / "auth0_drf").rglob("*.py")
+    imports_it = [path for path in sources if re.search(r"^from cryptography\b", path.read_text(), re.M)]
     assert imports_it
     assert declared_floor("cryptography")
 
@@ -81,11 +86,15 @@ def test_the_pytest_plugin_has_an_extra_with_what_it_needs():
     assert {re.split(r"[<>=]", r)[0] for r in PROJECT["optional-dependencies"]["test"]} == {"pytest", "pytest-django"}
 
 
+def in_order(versions: set[str]) -> str:
+    return ", ".join(sorted(versions, key=lambda version: tuple(map(int, version.split(".")))))
+
+
 def test_the_supported_versions_table_says_what_the_matrix_tests():
     rows = dict(re.findall(r"^\| (Python|Django) \| ([^|]+) \|$", README, re.M))
     sessions = matrix()
-    assert rows["Python"].strip() == ", ".join(sorted({p for p, _, _ in sessions}, key=lambda v: tuple(map(int, v.split(".")))))
-    assert rows["Django"].strip() == ", ".join(sorted({d for _, d, _ in sessions}, key=lambda v: tuple(map(int, v.split(".")))))
+    assert rows["Python"].strip() == in_order({python for python, _, _ in sessions})
+    assert rows["Django"].strip() == in_order({django for _, django, _ in sessions})
 
 
 def github_anchor(heading: str) -> str:
@@ -103,9 +112,8 @@ def test_every_readme_link_works_on_pypi_too():
             assert target[1:] in anchors, target
         else:
             assert target.startswith("https://"), target
-    urls = {url for url in PROJECT["urls"].values()}
     repository = PROJECT["urls"]["Source"]
-    assert all(url.startswith(repository) for url in urls)
+    assert all(url.startswith(repository) for url in PROJECT["urls"].values())
     assert all(t.startswith(repository) for t in targets if t.startswith("https://github.com/"))
 
 
@@ -113,7 +121,11 @@ def test_the_quick_loop_leaves_out_exactly_the_end_to_end_and_browser_tests():
     def collect(*args: str) -> set[str]:
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *args],
-            cwd=ROOT, env={**os.environ}, capture_output=True, text=True, timeout=300,
+            cwd=ROOT,
+            env={**os.environ},
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         return {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
@@ -122,7 +134,9 @@ def test_the_quick_loop_leaves_out_exactly_the_end_to_end_and_browser_tests():
     e2e = {str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "e2e").glob("test_*.py")}
     assert e2e <= marked
     drives_chromium = {
-        str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py") if re.search(r"^\s+with headless_chromium\(", p.read_text(encoding="utf-8"), re.M)
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if re.search(r"^\s+with headless_chromium\(", path.read_text(encoding="utf-8"), re.M)
     }
     assert drives_chromium and drives_chromium <= marked
     assert marked == e2e | drives_chromium
