@@ -61,7 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.append(
             Error(
                 f"{_setting(name)} is not a setting auth0_drf knows.",
-                hint=f"Remove {_setting(name)} or correct its spelling (see the README's settings table).",
+                hint=f"Remove {_setting(name)} or correct its spelling (see the settings page, docs/settings.md).",
                 id="auth0_drf.E008",
             )
         )

@@ -276,7 +276,7 @@ class Auth0Settings:
     )
     JWKS_MAX_BYTES = Setting(512 * 1024, WHOLE_NUMBER, "A larger JWKS response is refused.")
     JWKS_SHARED_CACHE = Setting(None, CACHE_ALIAS, "A Django cache alias through which worker processes share keys.")
-    # Verified-token cache (see README, "Caching and its security").
+    # Verified-token cache (see docs/security.md, "Caching and its security").
     TOKEN_CACHE_SIZE = Setting(4096, WHOLE_NUMBER, "Verified tokens remembered per process; 0 turns the cache off.")
     # Users.
     USER_BACKEND = Setting("auth0_drf.backends.Auth0UserBackend", DOTTED_PATH, "How ``sub`` maps to a user.")
@@ -423,7 +423,7 @@ class Auth0Settings:
             callback()
 
 
-#: The table of every setting, in the order declared (the README's settings table follows it).
+#: The table of every setting, in the order declared (the docs' settings page is generated from it).
 SETTINGS: dict[str, Setting[Any]] = {
     name: value for name, value in vars(Auth0Settings).items() if isinstance(value, Setting)
 }

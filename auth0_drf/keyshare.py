@@ -22,7 +22,7 @@ logger = logging.getLogger("auth0_drf")
 
 
 def shared_key(uri: str) -> str:
-    """Return the shared cache's key for the copy of the JWKS at ``uri`` (as the README documents it)."""
+    """Return the shared cache's key for the copy of the JWKS at ``uri`` (as docs/security.md documents it)."""
     return "auth0_drf:jwks:" + hashlib.sha256(uri.encode()).hexdigest()
 
 
