@@ -135,10 +135,12 @@ def test_every_error_code_is_in_the_errors_table() -> None:
 
 
 def test_every_check_id_is_in_the_checks_table() -> None:
-    source = Path(checks.__file__).read_text(encoding="utf-8")
+    # Every module of the package: checks may live in more than one (checks.py, and those it imports).
+    package = Path(checks.__file__).parent
+    source = "".join(path.read_text(encoding="utf-8") for path in sorted(package.rglob("*.py")))
     used = {f"auth0_drf.{suffix}" for suffix in re.findall(r'id="auth0_drf\.([EW]\d{3})"', source)}
     documented = first_column(section(read("docs/errors.md"), "Checking your configuration"))
-    assert used, "no check ids found in checks.py"
+    assert used, "no check ids found in auth0_drf"
     assert sorted(used - documented) == []
     assert sorted(documented - used) == []
 
@@ -165,3 +167,36 @@ def test_the_api_reference_has_a_page_for_every_public_module_it_lists() -> None
             module = f"auth0_drf.{page.stem}"
             assert f"::: {module}" in page.read_text(encoding="utf-8"), page
             assert importlib.util.find_spec(module), module
+
+
+def heading_anchors(text: str) -> set[str]:
+    """Return the anchors MkDocs gives the headings of a page (Python-Markdown's toc slugs)."""
+    anchors = set()
+    for title in re.findall(r"^#+ (.+)$", text, re.M):
+        slug = re.sub(r"[^\w\s-]", "", title.replace("`", "")).strip().lower()
+        anchors.add(re.sub(r"[-\s]+", "-", slug))
+    return anchors
+
+
+def test_the_readme_gives_the_two_quick_start_commands_and_points_to_the_docs() -> None:
+    readme = read("README.md")
+    quick_start = section(readme, "Quick start")
+    assert "bash bin/demo" in quick_start
+    assert "bash bin/test" in quick_start
+    assert "bash bin/docs" in section(readme, "Documentation")
+    assert "(docs/index.md)" in readme
+
+
+def test_the_readme_s_links_into_the_docs_name_pages_and_headings_that_exist() -> None:
+    links = re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", read("README.md"))
+    assert len(links) > 10
+    for target, anchor in links:
+        assert (ROOT / target).is_file(), target
+        if anchor:
+            assert anchor in heading_anchors(read(target)), f"{target}#{anchor}"
+
+
+def test_the_readme_s_own_links_name_its_headings() -> None:
+    readme = read("README.md")
+    for anchor in re.findall(r"\]\(#([^)]+)\)", readme):
+        assert anchor in heading_anchors(readme), anchor

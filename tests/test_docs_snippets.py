@@ -41,7 +41,7 @@ from django.test import override_settings
 from django.urls import clear_url_caches, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted((ROOT / "docs").rglob("*.md"))
+PAGES = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
 
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)``` *$", re.M | re.S)
 NOT_RUNNABLE = re.compile(r"<!-- not-runnable: [^>]+ -->\s*\Z")
