@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line utility for the auth0_drf demo project."""
+
 import os
 import sys
 

@@ -34,7 +34,14 @@ from .recorder import redact
 #: Example values longer than this (as JSON text) are cut in the summary.
 EXAMPLE_MAX_CHARS = 500
 
-_JSON_TYPES = ((bool, "boolean"), (str, "string"), (int, "number"), (float, "number"), (list, "array"), (dict, "object"))
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (str, "string"),
+    (int, "number"),
+    (float, "number"),
+    (list, "array"),
+    (dict, "object"),
+)
 
 
 def json_type(value: Any) -> str:
@@ -133,8 +140,15 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     search_fields = ("subject", "claim_names", "claims")
     search_help_text = _("Search by subject, claim name or claim value.")
     fields = (
-        "subject", "issuer", "client_id", "user", "claims_json", "scopes_list",
-        "first_seen", "last_seen", "times_seen",
+        "subject",
+        "issuer",
+        "client_id",
+        "user",
+        "claims_json",
+        "scopes_list",
+        "first_seen",
+        "last_seen",
+        "times_seen",
     )
     readonly_fields = fields
     ordering = ("-last_seen",)
@@ -174,7 +188,9 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         opts = self.model._meta
-        records = ClaimRecord.objects.only("issuer", "subject", "client_id", "claims", "last_seen").order_by("-last_seen")
+        records = ClaimRecord.objects.only("issuer", "subject", "client_id", "claims", "last_seen").order_by(
+            "-last_seen"
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Custom claims seen in tokens"),
@@ -183,7 +199,9 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
             "app_label": opts.app_label,
             "summaries": summarize_claims(records.iterator()),
             "record_count": records.count(),
-            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name),
+            "changelist_url": reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name
+            ),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/auth0_drf/claimrecord/summary.html", context)

@@ -154,7 +154,9 @@ class Auth0Authentication(BaseAuthentication):
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         if request_state(request).scheme == self.dpop_keyword:
             if not isinstance(jkt, str):
-                raise DPoPBindingError("This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'.")
+                raise DPoPBindingError(
+                    "This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'."
+                )
             get_dpop_verifier().verify_request(request, claims.token, jkt)
         elif jkt is not None:
             if auth0_settings.DPOP == "off":

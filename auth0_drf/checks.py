@@ -344,7 +344,10 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
                 id="auth0_drf.W001",
             )
         )
-    if rest.get("EXCEPTION_HANDLER", "rest_framework.views.exception_handler") == "rest_framework.views.exception_handler":
+    if (
+        rest.get("EXCEPTION_HANDLER", "rest_framework.views.exception_handler")
+        == "rest_framework.views.exception_handler"
+    ):
         warnings.append(
             Warning(
                 "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, so scope failures get no insufficient_scope challenge.",

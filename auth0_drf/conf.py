@@ -251,7 +251,9 @@ class Auth0Settings:
     JWKS_MAX_TTL = Setting(86400, NUMBER, "Upper bound on the JWKS response's ``Cache-Control: max-age``.")
     JWKS_MAX_STALENESS = Setting(86400, NUMBER, "Seconds cached keys keep working while refreshes fail.")
     JWKS_REFETCH_COOLDOWN = Setting(30, NUMBER, "Minimum seconds between fetches caused by unknown ``kid`` values.")
-    JWKS_TIMEOUT = Setting(5.0, NUMBER, "Total seconds a request may wait for keys (all its JWKS and discovery fetches).")
+    JWKS_TIMEOUT = Setting(
+        5.0, NUMBER, "Total seconds a request may wait for keys (all its JWKS and discovery fetches)."
+    )
     JWKS_MAX_BYTES = Setting(512 * 1024, WHOLE_NUMBER, "A larger JWKS response is refused.")
     JWKS_SHARED_CACHE = Setting(None, CACHE_ALIAS, "A Django cache alias through which worker processes share keys.")
     # Verified-token cache (see README, "Caching and its security").
@@ -276,8 +278,26 @@ class Auth0Settings:
     RECORD_MAX_AGE = Setting(30 * 86400, NUMBER, "Seconds after its last sighting a record is pruned.")
     STANDARD_CLAIMS = Setting(
         [
-            "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "scp", "permissions",
-            "gty", "client_id", "cnf", "auth_time", "acr", "amr", "sid", "org_id", "org_name",
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "azp",
+            "scope",
+            "scp",
+            "permissions",
+            "gty",
+            "client_id",
+            "cnf",
+            "auth_time",
+            "acr",
+            "amr",
+            "sid",
+            "org_id",
+            "org_name",
         ],
         strings("claim names", "['https://myapp.example/secret']"),
         "Claims that are not custom claims.",

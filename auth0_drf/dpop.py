@@ -147,7 +147,9 @@ class DPoPVerifier:
     ) -> None:
         available = get_default_algorithms()
         # HMAC and none are dropped even if configured: the proof key is public by design.
-        self.algorithms = {alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available}
+        self.algorithms = {
+            alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available
+        }
         self.max_age = max_age
         self.leeway = leeway
         self.replay_cache = replay_cache if replay_cache is not None else MemoryReplayCache()

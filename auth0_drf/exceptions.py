@@ -211,5 +211,9 @@ def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str 
     response["WWW-Authenticate"] = rule_challenge(auth0_settings.REALM, scheme)
     # Rules combined with & | ~ lose their message in DRF: name the failed ones in the body,
     # unless another permission already said what was wrong.
-    if not isinstance(response.data, dict) or "code" not in response.data or response.data.get("code") == "permission_denied":
+    if (
+        not isinstance(response.data, dict)
+        or "code" not in response.data
+        or response.data.get("code") == "permission_denied"
+    ):
         response.data = rule_failure_body(list(state.failed_rules))

@@ -29,8 +29,15 @@ from .keyshare import KeyShare
 
 # The key sources live in keysources.py, the keys in keys.py; names that lived here still import from here.
 __all__ = [
-    "JWKSCache", "KeySource",
-    "MIN_RSA_BITS", "SUPPORTED_ALGORITHMS", "KeySet", "SigningKey", "discover_jwks_uri", "parse_jwk", "parse_jwks",
+    "JWKSCache",
+    "KeySource",
+    "MIN_RSA_BITS",
+    "SUPPORTED_ALGORITHMS",
+    "KeySet",
+    "SigningKey",
+    "discover_jwks_uri",
+    "parse_jwk",
+    "parse_jwks",
 ]
 
 logger = logging.getLogger("auth0_drf")
@@ -240,9 +247,7 @@ class JWKSCache:
             self._lock.release()
 
     def _refresh_locked(self, force: bool, seen_generation: int | None, fetches_before: int, deadline: float) -> KeySet:
-        if self.fetch_count != fetches_before or (
-            seen_generation is not None and self.generation != seen_generation
-        ):
+        if self.fetch_count != fetches_before or (seen_generation is not None and self.generation != seen_generation):
             # Another thread fetched while we waited for the lock: use its result (if that
             # fetch failed, the kept keys only while they are within max_staleness).
             if self.keys is not None:
@@ -266,8 +271,11 @@ class JWKSCache:
             self.last_error = reason
             self._failed(now)
             if self.keys is not None:
-                logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", reason,
-                               exc_info=not isinstance(exc, FetchError))
+                logger.warning(
+                    "auth0_drf: JWKS refresh failed, keeping cached keys: %s",
+                    reason,
+                    exc_info=not isinstance(exc, FetchError),
+                )
             else:
                 logger.warning("auth0_drf: JWKS fetch failed: %s", reason, exc_info=not isinstance(exc, FetchError))
             return self._keys_or_unavailable()

@@ -86,7 +86,10 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
         if required is not None and not required:
             self.refuse_empty_requirement(view)
         if required is None:
-            self.message = {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": "insufficient_scope"}
+            self.message = {
+                "detail": "This endpoint declares no scopes for this action, so access is denied.",
+                "code": "insufficient_scope",
+            }
             return False
         if claims.has_scope(*required, any_of=self.any_of):
             return True
@@ -116,7 +119,10 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
             view_class.__name__,
         )
         raise PermissionDenied(
-            {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": INSUFFICIENT_SCOPE},
+            {
+                "detail": "This endpoint declares no scopes for this action, so access is denied.",
+                "code": INSUFFICIENT_SCOPE,
+            },
             code=INSUFFICIENT_SCOPE,
         )
 

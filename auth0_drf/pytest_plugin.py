@@ -37,7 +37,9 @@ def auth0_issuer_mode() -> str:
 
 
 @pytest.fixture
-def auth0_issuer(auth0_signing_key: Any, auth0_settings_overrides: dict[str, Any], auth0_issuer_mode: str) -> Iterator[Any]:
+def auth0_issuer(
+    auth0_signing_key: Any, auth0_settings_overrides: dict[str, Any], auth0_issuer_mode: str
+) -> Iterator[Any]:
     """Start a test issuer and point auth0_drf at it."""
     from auth0_drf.testing import make_issuer, reset_caches
 

@@ -163,12 +163,7 @@ class ClaimRecorder:
         settings_now = (auth0_settings.REDACTED_CLAIMS, auth0_settings.STANDARD_CLAIMS)
         user_key = (type(user), getattr(user, "pk", None))
         memo = claims.__dict__.get(_MEMO_ATTRIBUTE)
-        if (
-            memo is not None
-            and memo[0] == user_key
-            and memo[1][0] is settings_now[0]
-            and memo[1][1] is settings_now[1]
-        ):
+        if memo is not None and memo[0] == user_key and memo[1][0] is settings_now[0] and memo[1][1] is settings_now[1]:
             return memo[2]
         # The columns hold 255 characters; a longer client id is recorded truncated, not dropped.
         key = (claims.iss[:255], claims.sub[:255], (claims.client_id or "")[:255])

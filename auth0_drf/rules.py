@@ -176,7 +176,9 @@ class ClaimPredicate(ClaimRule):
         try:
             result = self.predicate(claims)  # type: ignore[misc]
         except Exception as exc:
-            logger.warning("auth0_drf: claim rule %r raised %s; treated as failed", self.description, type(exc).__name__)
+            logger.warning(
+                "auth0_drf: claim rule %r raised %s; treated as failed", self.description, type(exc).__name__
+            )
             raise self.fail() from None
         if not result:
             raise self.fail()

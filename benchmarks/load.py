@@ -171,11 +171,25 @@ def main(argv: list[str] | None = None) -> int:
         "AUTH0_DRF_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
     server = subprocess.Popen(
-        [str(gunicorn), "demo_project.wsgi:application", "--workers", str(args.workers), "--worker-class", "sync",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(gunicorn),
+            "demo_project.wsgi:application",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     results: dict[str, list[dict[str, float]]] = {"public": [], "public_header": [], "private": []}
     try:
@@ -192,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             # /api/public is also loaded with the token in its header (ignored there): the cost of
             # carrying a ~900-byte header through gunicorn and Django, apart from checking it.
-            cases = [("public", "/api/public", None), ("public_header", "/api/public", token), ("private", "/api/private", token)]
+            cases = [
+                ("public", "/api/public", None),
+                ("public_header", "/api/public", token),
+                ("private", "/api/private", token),
+            ]
             rng.shuffle(cases)  # no endpoint always runs first or last in a round
             for name, path, credentials in cases:
                 cpu_before = workers_cpu_seconds(server.pid)

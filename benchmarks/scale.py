@@ -42,11 +42,21 @@ def best_per_call(fn, number: int) -> float:
 
 
 def token_for(key: LocalKey, issuer: str, **claims) -> str:
-    return key.sign(access_token_claims(issuer=issuer, audience=[AUDIENCE, issuer + "userinfo"], sub="auth0|u",
-                                        scope="openid read:messages", lifetime=86400, claims=claims))
+    return key.sign(
+        access_token_claims(
+            issuer=issuer,
+            audience=[AUDIENCE, issuer + "userinfo"],
+            sub="auth0|u",
+            scope="openid read:messages",
+            lifetime=86400,
+            claims=claims,
+        )
+    )
 
 
-def static_verifier(issuers: list[str], keys_per_issuer: dict[str, list[LocalKey]], cache_size: int = 0) -> TokenVerifier:
+def static_verifier(
+    issuers: list[str], keys_per_issuer: dict[str, list[LocalKey]], cache_size: int = 0
+) -> TokenVerifier:
     verifier = TokenVerifier([IssuerConfig(i, (AUDIENCE,), None) for i in issuers], cache_size=cache_size)
     for issuer in issuers:
         verifier.jwks[issuer].preload(jwks_document(keys_per_issuer[issuer]), static=True)
@@ -89,15 +99,18 @@ def user_rows() -> list[str]:
     User = get_user_model()
     backend = Auth0UserBackend()
     issuer = "https://tenant.example.test/"
-    rows = ["| users in the table | lookup on a user-cache miss, µs (1 query) | steady state (cache hit), µs, queries |",
-            "|---:|---:|---:|"]
+    rows = [
+        "| users in the table | lookup on a user-cache miss, µs (1 query) | steady state (cache hit), µs, queries |",
+        "|---:|---:|---:|",
+    ]
     created = 0
     for n in (100, 10_000, 50_000):
         users = [User(username=f"user-{i}") for i in range(created, n)]
         User.objects.bulk_create(users, batch_size=2000)
         saved = {u.username: u for u in User.objects.filter(username__in=[u.username for u in users])}
         Auth0Identity.objects.bulk_create(
-            [Auth0Identity(issuer=issuer, subject=f"auth0|{name}", user=user) for name, user in saved.items()], batch_size=2000
+            [Auth0Identity(issuer=issuer, subject=f"auth0|{name}", user=user) for name, user in saved.items()],
+            batch_size=2000,
         )
         created = n
         claims = Claims({"iss": issuer, "sub": f"auth0|user-{n // 2}"})
@@ -137,7 +150,9 @@ def token_cache_rows(signing: LocalKey) -> list[str]:
 def memory_per_entry(signing: LocalKey) -> float:
     issuer = "https://tenant.example.test/"
     count = 1000
-    tokens = [token_for(signing, issuer, jti=f"m{i}", permissions=["read:messages", "write:messages"]) for i in range(count)]
+    tokens = [
+        token_for(signing, issuer, jti=f"m{i}", permissions=["read:messages", "write:messages"]) for i in range(count)
+    ]
     verifier = static_verifier([issuer], {issuer: [signing]}, cache_size=count)
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
@@ -154,8 +169,15 @@ def _worker(shared: str | None, shared_dir: str, issuer_settings: dict, token: s
     from django.core.cache import caches
     from django.core.cache.backends.filebased import FileBasedCache
 
-    options = {"ttl": 600, "min_ttl": 60, "max_ttl": 86400, "max_staleness": 86400, "refetch_cooldown": 30,
-               "timeout": 5.0, "max_bytes": 512 * 1024}
+    options = {
+        "ttl": 600,
+        "min_ttl": 60,
+        "max_ttl": 86400,
+        "max_staleness": 86400,
+        "refetch_cooldown": 30,
+        "timeout": 5.0,
+        "max_bytes": 512 * 1024,
+    }
     if shared == "file":
         options["shared_cache"] = FileBasedCache(shared_dir, {})
     elif shared == "database":
@@ -187,8 +209,9 @@ def worker_rows(workers: int) -> list[str]:
             barrier, results = context.Barrier(1 if staggered else workers), context.Queue()
             processes = []
             for _ in range(workers):
-                process = context.Process(target=_worker, args=(shared, shared_dir, issuer.settings(), token,
-                                                                barrier, results))
+                process = context.Process(
+                    target=_worker, args=(shared, shared_dir, issuer.settings(), token, barrier, results)
+                )
                 process.start()
                 processes.append(process)
                 if staggered:
@@ -196,7 +219,9 @@ def worker_rows(workers: int) -> list[str]:
             for process in processes:
                 process.join(30)
             failed = sum(1 for process in processes if process.exitcode != 0)
-            rows.append(f"| {workers} | {label} | {issuer.jwks_hits()}{f' ({failed} workers failed)' if failed else ''} |")
+            rows.append(
+                f"| {workers} | {label} | {issuer.jwks_hits()}{f' ({failed} workers failed)' if failed else ''} |"
+            )
     return rows
 
 

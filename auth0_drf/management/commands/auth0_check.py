@@ -100,7 +100,9 @@ class Command(BaseCommand):
             except FetchError as exc:
                 self.stdout.write(f"  Reachable: NO: {exc}")
                 return f"the JWKS could not be fetched: {exc}"
-            cache = "no Cache-Control max-age" if result.max_age is None else f"Cache-Control max-age {result.max_age} s"
+            cache = (
+                "no Cache-Control max-age" if result.max_age is None else f"Cache-Control max-age {result.max_age} s"
+            )
             self.stdout.write(f"  Reachable: yes, in {result.elapsed * 1000:.0f} ms ({cache})")
             data = result.data
         keys = data.get("keys")
