@@ -14,9 +14,10 @@ another admin site, add ``ClaimRecordInline`` to your user admin's ``inlines`` y
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename, get_user_model

@@ -17,9 +17,9 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from .backends import get_backend
+from .challenges import challenge, existing_request_state, request_state
 from .claims import Claims
 from .conf import auth0_settings
-from .challenges import challenge, existing_request_state, request_state
 from .dpop import get_dpop_verifier
 from .errors import (
     ClaimRuleFailed,

@@ -8,17 +8,18 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Collection, Iterator
 from itertools import count, islice
-from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.module_loading import import_string
 
+from .challenges import header_safe
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .challenges import header_safe
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
 

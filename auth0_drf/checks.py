@@ -35,11 +35,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import get_resolver
 from django.utils.module_loading import import_string
 
+from .authentication import Auth0Authentication
 from .conf import SETTINGS, Setting, auth0_settings, derive_issuer
 from .fetch import is_fetchable_url
 from .jwks import SUPPORTED_ALGORITHMS
+from .rules import load_rule
 
 AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
 HANDLER = "auth0_drf.exceptions.exception_handler"
@@ -204,8 +207,6 @@ def _check_issuer_entries() -> list[Error]:
 
 
 def _check_claim_rules() -> list[Error]:
-    from .rules import load_rule
-
     errors = []
     for index, entry in enumerate(auth0_settings.CLAIM_RULES):
         try:
@@ -332,7 +333,9 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
             warnings.append(
                 Warning(
                     f"{AUTH_CLASS} is not the first of REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'].",
-                    hint="DRF takes the WWW-Authenticate challenge of a 401 from the first class only; list ours first.",
+                    hint=(
+                        "DRF takes the WWW-Authenticate challenge of a 401 from the first class only; list ours first."
+                    ),
                     id="auth0_drf.W002",
                 )
             )
@@ -350,8 +353,11 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
     ):
         warnings.append(
             Warning(
-                "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, so scope failures get no insufficient_scope challenge.",
-                hint=f"Set it to '{HANDLER}', or call auth0_drf.exceptions.add_scope_challenge() from your own handler.",
+                "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, "
+                "so scope failures get no insufficient_scope challenge.",
+                hint=(
+                    f"Set it to '{HANDLER}', or call auth0_drf.exceptions.add_scope_challenge() from your own handler."
+                ),
                 id="auth0_drf.W003",
             )
         )
@@ -360,10 +366,6 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
 
 def _is_ours(cls: Any) -> bool:
     """Return whether a class (or dotted path) is ``Auth0Authentication`` or a subclass of it."""
-    from django.utils.module_loading import import_string
-
-    from .authentication import Auth0Authentication
-
     if isinstance(cls, str):
         if cls == AUTH_CLASS:
             return True
@@ -375,9 +377,6 @@ def _is_ours(cls: Any) -> bool:
 
 
 def _used_by_any_view() -> bool:
-    from django.urls import get_resolver
-
-    from .authentication import Auth0Authentication
 
     def walk(patterns: Any) -> bool:
         for pattern in patterns:

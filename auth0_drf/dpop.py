@@ -25,10 +25,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
+from django.core.cache import caches
 from django.utils.encoding import escape_uri_path
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_encode
@@ -255,8 +256,6 @@ def build_dpop_verifier() -> DPoPVerifier:
     s = auth0_settings
     replay_cache: Any = None
     if s.DPOP_REPLAY_CACHE:
-        from django.core.cache import caches
-
         replay_cache = DjangoReplayCache(caches[s.DPOP_REPLAY_CACHE])
     return DPoPVerifier(
         algorithms=tuple(s.DPOP_ALGORITHMS),

@@ -16,37 +16,37 @@ from .challenges import existing_request_state, insufficient_scope_challenge, re
 from .claims import Claims
 from .conf import auth0_settings
 from .errors import (
+    INSUFFICIENT_SCOPE,
     Auth0Error,
-    TokenError,
-    InvalidAuthorizationHeader,
-    TokenTooLarge,
-    NotAJWT,
-    InvalidHeader,
-    WrongTokenType,
-    UnsupportedAlgorithm,
-    UnknownKey,
-    InvalidSignature,
     ClaimError,
-    MissingClaim,
-    InvalidClaim,
-    TokenExpired,
-    TokenNotYetValid,
-    TokenTooOld,
-    InvalidIssuer,
-    InvalidAudience,
-    IDTokenNotAccepted,
-    UserRejected,
-    UnknownSubject,
+    ClaimRuleFailed,
+    DatabaseUnavailable,
+    DPoPBindingError,
     DPoPError,
     DPoPRequired,
-    UnsupportedTokenBinding,
-    DPoPBindingError,
-    ClaimRuleFailed,
+    IDTokenNotAccepted,
+    InvalidAudience,
+    InvalidAuthorizationHeader,
+    InvalidClaim,
+    InvalidHeader,
+    InvalidIssuer,
+    InvalidSignature,
     KeysUnavailable,
+    MissingClaim,
+    NotAJWT,
     ReplayCacheUnavailable,
-    DatabaseUnavailable,
+    TokenError,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenTooLarge,
+    TokenTooOld,
+    UnknownKey,
+    UnknownSubject,
+    UnsupportedAlgorithm,
+    UnsupportedTokenBinding,
     UsernameUnavailable,
-    INSUFFICIENT_SCOPE,
+    UserRejected,
+    WrongTokenType,
 )
 from .rejections import log_rejection, verified_context
 
@@ -157,7 +157,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """
     # Imported here, not at the top: rest_framework.views imports the authentication classes
     # named in DRF's settings (ours among them) while it is being imported itself.
-    from rest_framework.views import exception_handler as drf_exception_handler
+    from rest_framework.views import exception_handler as drf_exception_handler  # noqa: PLC0415
 
     response = drf_exception_handler(exc, context)
     if response is not None:
@@ -187,7 +187,9 @@ def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) 
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
-            "detail": f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)}).",
+            "detail": (
+                f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)})."
+            ),
             "code": INSUFFICIENT_SCOPE,
             "missing_scopes": list(missing),
         }

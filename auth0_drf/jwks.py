@@ -247,11 +247,13 @@ class JWKSCache:
             self._lock.release()
 
     def _refresh_locked(self, force: bool, seen_generation: int | None, fetches_before: int, deadline: float) -> KeySet:
-        if self.fetch_count != fetches_before or (seen_generation is not None and self.generation != seen_generation):
-            # Another thread fetched while we waited for the lock: use its result (if that
-            # fetch failed, the kept keys only while they are within max_staleness).
-            if self.keys is not None:
-                return self._keys_or_unavailable()
+        # Another thread fetched while we waited for the lock: use its result (if that fetch
+        # failed, the kept keys only while they are within max_staleness).
+        another_fetched = self.fetch_count != fetches_before or (
+            seen_generation is not None and self.generation != seen_generation
+        )
+        if another_fetched and self.keys is not None:
+            return self._keys_or_unavailable()
         now = self.timer()
         if not force and self.keys is not None and now < self._fresh_until:
             return self.keys

@@ -12,14 +12,15 @@ All classes compose with DRF's operators::
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, BasePermissionMetaclass
 from rest_framework.request import Request
 
-from .claims import Claims
 from .challenges import request_state
+from .claims import Claims
 from .errors import INSUFFICIENT_SCOPE
 
 logger = logging.getLogger("auth0_drf")

@@ -2,7 +2,9 @@
 
 As permission classes they compose with DRF's operators, like ``HasScope``::
 
-    permission_classes = [ClaimEquals("https://myapp.example/tenant", "acme") & ClaimIncludes("https://myapp.example/roles", "admin")]
+    permission_classes = [
+        ClaimEquals("https://myapp.example/tenant", "acme") & ClaimIncludes("https://myapp.example/roles", "admin")
+    ]
 
 As a global setting they apply to every token auth0_drf accepts, on every request::
 
@@ -30,9 +32,9 @@ from django.utils.module_loading import import_string
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from .challenges import request_state
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .challenges import request_state
 from .errors import ClaimRuleFailed, TokenError
 from .exceptions import reject
 from .jose import is_number

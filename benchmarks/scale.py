@@ -29,8 +29,8 @@ os.environ["AUTH0_DRF_BENCH_DB"] = os.path.join(_DB_DIR.name, "scale.sqlite3")
 from bench import RESULTS, machine, replace_section  # noqa: E402  (sets up Django)
 
 from auth0_drf.conf import IssuerConfig  # noqa: E402
-from auth0_drf.signing import LocalKey, access_token_claims, jwks_document  # noqa: E402
 from auth0_drf.keys import parse_jwks  # noqa: E402
+from auth0_drf.signing import LocalKey, access_token_claims, jwks_document  # noqa: E402
 from auth0_drf.testing import LocalIssuer  # noqa: E402
 from auth0_drf.tokens import TokenVerifier  # noqa: E402
 
@@ -70,9 +70,9 @@ def keys_rows(signing: LocalKey, others: list[LocalKey]) -> list[str]:
     for n in (1, 10, 50):
         keys = [signing] + others[: n - 1]
         verifier = static_verifier([issuer], {issuer: keys})
-        verify = best_per_call(lambda: verifier.verify(token), 2000)
+        verify = best_per_call(lambda verifier=verifier: verifier.verify(token), 2000)
         document = jwks_document(keys)
-        parse = best_per_call(lambda: parse_jwks(document), 20)
+        parse = best_per_call(lambda document=document: parse_jwks(document), 20)
         rows.append(f"| {n} | {verify * 1e6:.1f} | {parse * 1e3:.2f} |")
     return rows
 
@@ -83,7 +83,9 @@ def issuer_rows(signing: LocalKey) -> list[str]:
         issuers = [f"https://tenant-{i}.example.test/" for i in range(n)]
         verifier = static_verifier(issuers, {i: [signing] for i in issuers})
         token = token_for(signing, issuers[-1])
-        rows.append(f"| {n} | {best_per_call(lambda: verifier.verify(token), 2000) * 1e6:.1f} |")
+        rows.append(
+            f"| {n} | {best_per_call(lambda verifier=verifier, token=token: verifier.verify(token), 2000) * 1e6:.1f} |"
+        )
     return rows
 
 
@@ -114,10 +116,10 @@ def user_rows() -> list[str]:
         )
         created = n
         claims = Claims({"iss": issuer, "sub": f"auth0|user-{n // 2}"})
-        miss = best_per_call(lambda: backend.find_identity(claims), 1000)
+        miss = best_per_call(lambda claims=claims: backend.find_identity(claims), 1000)
         backend.get_user(claims)  # fills the user cache
         with CaptureQueriesContext(connection) as queries:
-            hit = best_per_call(lambda: backend.get_user(claims), 5000)
+            hit = best_per_call(lambda claims=claims: backend.get_user(claims), 5000)
         rows.append(f"| {n:,} | {miss * 1e6:.0f} | {hit * 1e6:.2f}, {len(queries)} |")
     return rows
 
@@ -133,7 +135,7 @@ def token_cache_rows(signing: LocalKey) -> list[str]:
         misses = [0]
         original = verifier._verify
 
-        def counting(token, _original=original):
+        def counting(token, _original=original, misses=misses):
             misses[0] += 1
             return _original(token)
 
@@ -241,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = [
         "## Scale (benchmarks/scale.py)",
         "",
-        f"Measured {machine()['date']}; best of 5 repeats per cell, one process. Command: `.venv/bin/python benchmarks/scale.py`",
+        f"Measured {machine()['date']}; best of 5 repeats per cell, one process. "
+        "Command: `.venv/bin/python benchmarks/scale.py`",
         "",
         "**Keys in the JWKS.** Keys are parsed once per refresh into a `kid → key` dictionary, so "
         "verification does not depend on how many keys are published; only the refresh does.",

@@ -63,7 +63,10 @@ def private_scoped(request: Request) -> Response:
     """A valid access token with the read:messages scope (or RBAC permission)."""
     return Response(
         {
-            "message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."
+            "message": (
+                "Hello from a private endpoint! "
+                "You need to be authenticated and have a scope of read:messages to see this."
+            )
         }
     )
 
