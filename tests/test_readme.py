@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from auth0_drf import checks, exceptions
+from auth0_drf import checks, drf_checks, exceptions
 from auth0_drf.conf import DEFAULTS, SETTINGS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
@@ -82,9 +82,9 @@ def test_every_error_code_is_in_the_errors_table() -> None:
 
 
 def test_every_check_id_is_in_the_checks_table() -> None:
-    source = Path(checks.__file__).read_text(encoding="utf-8")
+    source = "".join(Path(module.__file__).read_text(encoding="utf-8") for module in (checks, drf_checks))
     used = {f"auth0_drf.{suffix}" for suffix in re.findall(r'id="auth0_drf\.([EW]\d{3})"', source)}
     documented = first_column(section("Checking your configuration"))
-    assert used, "no check ids found in checks.py"
+    assert used, "no check ids found in checks.py and drf_checks.py"
     assert sorted(used - documented) == []
     assert sorted(documented - used) == []
