@@ -103,12 +103,13 @@ class Auth0Authentication(BaseAuthentication):
                 )
             return None
         fast = _BEARER_TOKEN.fullmatch(header) if self.keyword == "Bearer" else None
+        scheme: str | None
         if fast is not None:
             scheme, token = self.keyword, fast.group(1)
         else:
             match = _SCHEME_AND_REST.fullmatch(header)
             scheme = self.get_scheme(match.group(1)) if match is not None else None
-            if scheme is None:
+            if match is None or scheme is None:
                 return None
             token = match.group(2).strip(" \t")
             if not token:

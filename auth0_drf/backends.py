@@ -183,7 +183,8 @@ class Auth0UserBackend:
             raise UnknownSubject()
         username: str | None = self.clean_username(claims)
         tried: set[str] = set()
-        user = last_error = None
+        user = None
+        last_error: IntegrityError | OperationalError | None = None
         # Whether our atomic block below is the whole transaction (no ATOMIC_REQUESTS around it).
         own_transaction = not transaction.get_connection().in_atomic_block
         attempts = 0
@@ -239,7 +240,8 @@ class Auth0UserBackend:
         """Create the user and its identity link in one transaction; return the user."""
         with transaction.atomic():
             user = self.create_user(claims, request, username=username)
-            Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user=user)
+            # By its key: the user is of whatever model AUTH_USER_MODEL names.
+            Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user_id=user.pk)
         return user
 
     def create_user(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> AbstractBaseUser:
@@ -355,7 +357,8 @@ def log_no_username(claims: Claims, exc: Exception | None) -> None:
 
 def load_backend() -> Auth0UserBackend:
     """Return a new instance of the configured ``USER_BACKEND``."""
-    return import_string(auth0_settings.USER_BACKEND)()
+    backend_class: type[Auth0UserBackend] = import_string(auth0_settings.USER_BACKEND)
+    return backend_class()
 
 
 #: Return the configured ``USER_BACKEND`` instance (one per settings change).

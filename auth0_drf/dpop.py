@@ -26,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from django.core.cache import caches
@@ -38,6 +38,9 @@ from .conf import Auth0Settings, BuiltFromSettings, auth0_settings
 from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
 from .jose import b64url_decode, decode_segment, is_number
 from .keys import SUPPORTED_ALGORITHMS, parse_jwk, thumbprint
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger("auth0_drf")
 
@@ -84,6 +87,14 @@ def normalize_htu(url: str) -> str:
     return f"{scheme}://{netloc}{path}"
 
 
+class ReplayCache(Protocol):
+    """Where ``DPoPVerifier`` remembers the proofs it has accepted: ``MemoryReplayCache``, ``DjangoReplayCache``."""
+
+    def add(self, key: str, timeout: float) -> bool:
+        """Remember ``key`` for ``timeout`` seconds; return False if it was already there."""
+        ...
+
+
 class MemoryReplayCache:
     """A bounded, thread-safe set of recently seen proof identifiers, each kept for ``timeout``.
 
@@ -121,7 +132,7 @@ class MemoryReplayCache:
 class DjangoReplayCache:
     """Proof identifiers in a Django cache, shared by every process that uses it."""
 
-    def __init__(self, cache: Any) -> None:
+    def __init__(self, cache: BaseCache) -> None:
         self.cache = cache
 
     def add(self, key: str, timeout: float) -> bool:
@@ -144,7 +155,7 @@ class DPoPVerifier:
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         max_age: float = Auth0Settings.DPOP_PROOF_MAX_AGE.default,
         leeway: float = Auth0Settings.LEEWAY.default,
-        replay_cache: Any = None,
+        replay_cache: ReplayCache | None = None,
     ) -> None:
         available = get_default_algorithms()
         # HMAC and none are dropped even if configured: the proof key is public by design.
@@ -153,7 +164,7 @@ class DPoPVerifier:
         }
         self.max_age = max_age
         self.leeway = leeway
-        self.replay_cache = replay_cache if replay_cache is not None else MemoryReplayCache()
+        self.replay_cache: ReplayCache = replay_cache if replay_cache is not None else MemoryReplayCache()
 
     def verify_request(self, request: Any, access_token: str, jkt: str) -> dict[str, Any]:
         """Verify the ``DPoP`` header of a Django or DRF ``request``; return the proof's claims."""
@@ -254,7 +265,7 @@ class DPoPVerifier:
 def build_dpop_verifier() -> DPoPVerifier:
     """Return a new ``DPoPVerifier`` configured from ``AUTH0_DRF``."""
     s = auth0_settings
-    replay_cache: Any = None
+    replay_cache: ReplayCache | None = None
     if s.DPOP_REPLAY_CACHE:
         replay_cache = DjangoReplayCache(caches[s.DPOP_REPLAY_CACHE])
     return DPoPVerifier(

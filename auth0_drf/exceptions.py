@@ -7,7 +7,7 @@ caused by missing scopes or failed claim rules. The library's own error tree liv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -49,6 +49,9 @@ from .errors import (
     WrongTokenType,
 )
 from .rejections import log_rejection, verified_context
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
 
 __all__ = [
     "Auth0Error",
@@ -149,7 +152,7 @@ def rule_failure_body(rules: list[str]) -> dict[str, Any]:
     }
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler, plus the ``insufficient_scope`` challenge on scope and claim-rule 403s.
 
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "auth0_drf.exceptions.exception_handler"``. With
@@ -168,7 +171,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     return response
 
 
-def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) -> None:
+def add_scope_challenge(response: Response, exc: Exception, context: dict[str, Any]) -> None:
     """Turn a 403 caused by missing scopes (or failed claim rules) into RFC 6750's ``insufficient_scope`` response."""
     request = context.get("request")
     if request is None or not isinstance(exc, drf_exceptions.PermissionDenied):
@@ -195,7 +198,7 @@ def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) 
         }
 
 
-def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str = "Bearer") -> None:
+def add_rule_challenge(response: Response, exc: Exception, request: Any, scheme: str = "Bearer") -> None:
     """Give a 403 caused by failed claim rules RFC 6750's challenge and a body naming the rules.
 
     The challenge's description is fixed text: neither the rules nor claim values go in headers.

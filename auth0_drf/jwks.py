@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .conf import Auth0Settings
 from .errors import KeysUnavailable, UnknownKey
@@ -26,6 +26,9 @@ from .keys import (
     parse_jwks,
 )
 from .keyshare import KeyShare
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
 
 # The key sources live in keysources.py, the keys in keys.py; names that lived here still import from here.
 __all__ = [
@@ -92,7 +95,7 @@ class JWKSCache:
         refetch_cooldown: float = Auth0Settings.JWKS_REFETCH_COOLDOWN.default,
         timeout: float = Auth0Settings.JWKS_TIMEOUT.default,
         max_bytes: int = Auth0Settings.JWKS_MAX_BYTES.default,
-        shared_cache: Any = None,
+        shared_cache: BaseCache | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.source = source

@@ -43,6 +43,7 @@ class BoundPermissionMetaclass(BasePermissionMetaclass):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
+            # bind() is defined by the classes this metaclass makes (ScopePermission, ClaimRule).
             return cls.bind(*args, **kwargs)  # type: ignore[attr-defined]
         return super().__call__()
 
@@ -160,7 +161,7 @@ class RequiredScopes(ScopePermission):
         if action is not None and action in required:
             found = required[action]
         else:
-            method = request.method.upper()
+            method = (request.method or "").upper()
             found = next((v for k, v in required.items() if k.upper() == method), None)
         if found is None:
             return None

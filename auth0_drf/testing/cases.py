@@ -35,11 +35,11 @@ class Auth0TestMixin:
         cls._auth0_override = cls.auth0_issuer.override_settings(**cls.auth0_settings_overrides)
         cls._auth0_override.enable()
         reset_caches()
-        super().setUpClass()  # type: ignore[misc]
+        super().setUpClass()  # type: ignore[misc]  # a mixin: the TestCase after it in the MRO has it
 
     @classmethod
     def tearDownClass(cls) -> None:
-        super().tearDownClass()  # type: ignore[misc]
+        super().tearDownClass()  # type: ignore[misc]  # a mixin: the TestCase after it in the MRO has it
         cls._auth0_override.disable()
         cls.auth0_issuer.stop()
         reset_caches()
@@ -55,6 +55,7 @@ class Auth0TestMixin:
     def auth0_authenticate(self, client: Any = None, **token_kwargs: Any) -> str:
         """Make ``client`` (default ``self.client``) send a fresh token from now on; return the token."""
         token = self.auth0_token(**token_kwargs)
+        # A mixin: self.client is the APIClient of the DRF test case it is mixed into.
         (client or self.client).credentials(HTTP_AUTHORIZATION=f"Bearer {token}")  # type: ignore[attr-defined]
         return token
 

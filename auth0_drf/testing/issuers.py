@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.test import override_settings
 
@@ -11,6 +11,11 @@ from auth0_drf.keysources import register_static_keys, unregister_static_keys
 from auth0_drf.signing import LocalKey, access_token_claims, jwks_document
 
 from .loopback import LoopbackServer, json_response
+
+if TYPE_CHECKING:
+    import ssl
+
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 class TestIssuer:
@@ -38,14 +43,14 @@ class TestIssuer:
         #: Raw JWKs published after the keys (tests use them for keys the verifier must ignore).
         self.extra_jwks: list[dict[str, Any]] = []
 
-    def start(self) -> Any:
+    def start(self) -> Self:
         """Publish the keys; return self."""
         return self
 
     def stop(self) -> None:
         """Stop publishing the keys."""
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -123,7 +128,7 @@ class LocalIssuer(LoopbackServer, TestIssuer):
         keys: Iterable[LocalKey] | None = None,
         alg: str = "RS256",
         port: int = 0,
-        ssl_context: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         LoopbackServer.__init__(self, port=port, ssl_context=ssl_context)
         TestIssuer.__init__(self, audience=audience, keys=keys, alg=alg)
@@ -134,11 +139,11 @@ class LocalIssuer(LoopbackServer, TestIssuer):
         )
 
     @property
-    def issuer(self) -> str:  # type: ignore[override]
+    def issuer(self) -> str:  # type: ignore[override]  # read-only here: it follows the server's port
         return self.url + "/"
 
     @property
-    def jwks_uri(self) -> str:  # type: ignore[override]
+    def jwks_uri(self) -> str:  # type: ignore[override]  # read-only here: it follows the server's port
         return self.url + self.JWKS_PATH
 
     def jwks_hits(self) -> int:
@@ -169,7 +174,7 @@ class InProcessIssuer(TestIssuer):
         self.jwks_uri = issuer.rstrip("/") + "/.well-known/jwks.json"
         self.started = False
 
-    def start(self) -> InProcessIssuer:
+    def start(self) -> Self:
         self.started = True
         register_static_keys(self.issuer, self.jwks)  # the next verifier is built with our keys
         return self

@@ -12,7 +12,12 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import ssl
+
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 #: A response a test can make the loopback server give: (status, headers, body).
 Response = tuple[int, Mapping[str, str], bytes]
@@ -37,7 +42,7 @@ class LoopbackServer:
     ``ssl_context`` (a server-side ``ssl.SSLContext``) serves HTTPS instead of HTTP.
     """
 
-    def __init__(self, *, port: int = 0, ssl_context: Any = None) -> None:
+    def __init__(self, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Answer | Callable[[], Answer]] = {}
         self.override: Callable[[str], Answer | None] | None = None
         self.requests: list[str] = []
@@ -93,7 +98,7 @@ class LoopbackServer:
         with self._lock:
             return sum(1 for p in self.requests if path is None or p.split("?")[0] == path)
 
-    def start(self) -> LoopbackServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="auth0-drf-loopback", daemon=True
         )
@@ -104,7 +109,7 @@ class LoopbackServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
