@@ -13,10 +13,13 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fetch import FetchError, FetchResult
 from .keys import FetchedKeys, checked_keys
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger("auth0_drf")
 
@@ -46,7 +49,7 @@ class KeyShare:
 
     def __init__(
         self,
-        cache: Any,
+        cache: BaseCache | None,
         *,
         lifetime: Callable[[int | None], float],
         clock: Callable[[], float],
@@ -146,13 +149,16 @@ class KeyShare:
 
     def _wait(self, uri: str, deadline: float) -> FetchedKeys | None:
         """Wait until ``deadline`` for another process's fetch; None means fetch ourselves."""
+        cache = self.cache
+        if cache is None:  # no cache, no other process's fetch to wait for
+            return None
         while time.monotonic() < deadline:
             time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0)))
             shared = self.read(uri)
             if shared is not None:
                 return shared
             try:
-                if self.cache.get(fetching_key(uri)) is None:
+                if cache.get(fetching_key(uri)) is None:
                     return self.read(uri)  # the other fetch ended without a copy: ours
             except Exception:
                 return None
