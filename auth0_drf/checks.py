@@ -22,6 +22,7 @@ W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHE
 W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
 W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
 W004       ``OPENAPI_SCHEME`` is ``oauth2`` or ``openIdConnect`` with the development issuer (it cannot log in)
+W005       ``DPOP`` on with no ``DPOP_REPLAY_CACHE`` shared by all workers (none, LocMemCache, DummyCache)
 =========  ===============================================================================
 
 Ids are never reused. No check touches the network: startup works while the issuer is down.
@@ -237,6 +238,48 @@ def _check_replay_cache() -> list[Error]:
     return []
 
 
+#: Cache backends that no two processes share: as a replay cache, each worker accepts a proof once more.
+_PER_PROCESS_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "which each worker process keeps to itself: a DPoP proof "
+    "replayed to another worker is accepted",
+    "django.core.cache.backends.dummy.DummyCache": "which remembers nothing: every replayed DPoP proof is accepted",
+}
+
+
+def _check_replay_cache_is_shared() -> list[Warning]:
+    mode = auth0_settings.DPOP
+    alias = auth0_settings.DPOP_REPLAY_CACHE
+    caches = getattr(settings, "CACHES", {})
+    if mode == "off" or (alias is not None and alias not in caches):  # off, or E012 reports the alias
+        return []
+    shared = (
+        f"Set {_setting('DPOP_REPLAY_CACHE')} to the alias of a cache that every worker process shares, such as "
+        "Redis through django.core.cache.backends.redis.RedisCache (docs/workers.md shows the settings)."
+    )
+    if alias is None:
+        # The in-process default is right for one process (runserver, a single worker) only.
+        return [
+            Warning(
+                f"{_setting('DPOP')} is {mode!r} but {_setting('DPOP_REPLAY_CACHE')} is not set: each worker "
+                "process remembers only the DPoP proofs it has seen itself, so a proof replayed to another worker "
+                "is accepted.",
+                hint=f"{shared} With a single process, silence this with SILENCED_SYSTEM_CHECKS = ['auth0_drf.W005'].",
+                id="auth0_drf.W005",
+            )
+        ]
+    backend = caches[alias].get("BACKEND", "") if isinstance(caches[alias], dict) else ""
+    problem = _PER_PROCESS_CACHES.get(backend)
+    if problem is None:
+        return []
+    return [
+        Warning(
+            f"{_setting('DPOP_REPLAY_CACHE')} names the cache {alias!r}, a {backend.rsplit('.', 1)[1]}, {problem}.",
+            hint=shared,
+            id="auth0_drf.W005",
+        )
+    ]
+
+
 def _check_dpop_algorithms() -> list[Error]:
     algorithms = auth0_settings.DPOP_ALGORITHMS
     if not algorithms or any(alg not in SUPPORTED_ALGORITHMS for alg in algorithms):
@@ -314,6 +357,7 @@ _CHECKS: tuple[tuple[Callable[[], Sequence[CheckMessage]], frozenset[str]], ...]
     (_check_algorithms, frozenset({"ALGORITHMS"})),
     (_check_claim_rules, frozenset({"CLAIM_RULES"})),
     (_check_replay_cache, frozenset({"DPOP_REPLAY_CACHE"})),
+    (_check_replay_cache_is_shared, frozenset({"DPOP", "DPOP_REPLAY_CACHE"})),
     (_check_dpop_algorithms, frozenset({"DPOP_ALGORITHMS"})),
     (_check_shared_cache, frozenset({"JWKS_SHARED_CACHE"})),
     (_check_user_backend, frozenset({"USER_BACKEND"})),

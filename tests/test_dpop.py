@@ -418,7 +418,9 @@ def test_dpop_settings_are_checked(settings):
     from auth0_drf.checks import check_settings
 
     base = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "DPOP": "allowed"}
-    settings.AUTH0_DRF = {**base, "DPOP_REPLAY_CACHE": "default"}
+    # A cache the worker processes share (a per-process LocMemCache is W005, tests/test_checks_workers.py).
+    settings.CACHES = {**settings.CACHES, "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "t"}}
+    settings.AUTH0_DRF = {**base, "DPOP_REPLAY_CACHE": "shared"}
     assert check_settings() == []
     settings.AUTH0_DRF = {**base, "DPOP_REPLAY_CACHE": "redis", "DPOP_ALGORITHMS": ["HS256"]}
     assert [(e.id, e.msg) for e in check_settings()] == [
