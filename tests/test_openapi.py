@@ -38,6 +38,7 @@ DEMO_SCOPES = {
     ("/api/public/", "get"): None,  # no token at all
     ("/api/private/", "get"): [],
     ("/api/claims/", "get"): [],
+    ("/api/async-private/", "get"): [],  # an adrf async view
     ("/api/private-scoped/", "get"): ["read:messages"],
     ("/api/messages/", "get"): ["read:messages"],
     ("/api/messages/", "post"): ["write:messages"],

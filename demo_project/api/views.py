@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adrf.views import APIView as AsyncAPIView
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -69,6 +70,23 @@ def private_scoped(request: Request) -> Response:
             )
         }
     )
+
+
+class AsyncPrivate(AsyncAPIView):
+    """Any valid access token, in an async view (adrf): served by an ASGI server such as uvicorn.
+
+    adrf runs authentication and permissions (``initial()``) through ``sync_to_async``, in a
+    thread, so Auth0Authentication's JWKS fetch and user lookup never block the event loop; the
+    handler itself runs on the loop, with ``request.user`` and ``request.auth`` already set.
+    Under WSGI (runserver, gunicorn's sync workers) Django runs it through ``async_to_sync``.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PrivateResponseSerializer)
+    async def get(self, request: Request) -> Response:
+        message = "Hello from an async private endpoint! You need to be authenticated to see this."
+        return Response({"message": message, "sub": request.auth.sub})
 
 
 def describe_user(user: Any) -> dict[str, Any]:

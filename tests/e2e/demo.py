@@ -99,7 +99,7 @@ class DemoServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            self.command(),
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so teardown kills any children too
         )
@@ -119,6 +119,10 @@ class DemoServer:
                 self.stop()
                 raise RuntimeError(f"the demo did not answer within {deadline} s:\n{self.log()}")
             time.sleep(0.05)
+
+    def command(self) -> list[str]:
+        """Return the server's command line, serving on ``self.port`` (subclasses run other servers)."""
+        return [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"]
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
