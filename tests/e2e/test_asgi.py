@@ -16,6 +16,8 @@ from .conftest import AUDIENCE
 from .demo import demo_env
 from .servers import DPoPClient, UvicornDemo
 
+pytestmark = pytest.mark.e2e  # the demo as a server (pyproject.toml's markers)
+
 SYNC, ASYNC = "/api/private", "/api/async-private"
 BAD = {"Authorization": "Bearer not-a-jwt"}
 

@@ -16,6 +16,8 @@ from .conftest import AUDIENCE
 from .demo import demo_env
 from .servers import UvicornDemo
 
+pytestmark = pytest.mark.e2e  # the demo as a server (pyproject.toml's markers)
+
 SUBJECTS = 40
 
 

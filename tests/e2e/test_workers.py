@@ -23,6 +23,8 @@ from .demo import demo_env, manage
 from .provider import OpenIDProvider
 from .servers import DPoPClient, GunicornDemo, HeldRequest, RedisServer
 
+pytestmark = pytest.mark.e2e  # the demo as a server (pyproject.toml's markers)
+
 PATH = "/api/private"
 
 
