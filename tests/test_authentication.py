@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import threading
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
 from auth0_drf.backends import Auth0UserBackend
 from auth0_drf.signing import LocalKey
 from auth0_drf.models import Auth0Identity
 from auth0_drf.testing import LoopbackServer, json_response
 
+from .helpers import get, run_together
+from .hostile import assert_rejected, b64, unsigned
+
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-
-
-def b64(data: bytes | str) -> str:
-    raw = data.encode() if isinstance(data, str) else data
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def unsigned(header: dict, payload: dict, signature: str = "") -> str:
-    return f"{b64(json.dumps(header))}.{b64(json.dumps(payload))}.{signature}"
-
-
-def assert_rejected(response, code: str, status: int = 401, error: str = "invalid_token") -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["code"] == code
-    challenge = response["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="api", ')
-    assert f'error="{error}"' in challenge
-    assert 'error_description="' in challenge
 
 
 # --- accepted ----------------------------------------------------------------------------
@@ -114,7 +96,7 @@ def test_a_person_whose_enterprise_sub_ends_in_at_clients_gets_a_database_user_t
     from auth0_drf.testing import reset_caches
 
     reset_caches()  # forget the cached user, as another worker would after USER_CACHE_TTL
-    assert_rejected(client.get("/api/claims"), "user_inactive")
+    assert_rejected(client.get("/api/claims"), code="user_inactive")
 
 
 @pytest.mark.parametrize(
@@ -151,7 +133,7 @@ def test_no_bearer_token_is_401_with_bare_challenge(auth0_issuer, get_with, auth
 
 @pytest.mark.parametrize("authorization", ["Bearer", "Bearer ", "Bearer a b", "Bearer a,Bearer b", "Bearer t\u00e9st", "Bearer \"x\""])
 def test_malformed_bearer_header_is_400_invalid_request(auth0_issuer, get_with, authorization):
-    assert_rejected(get_with("/api/private", authorization), "invalid_request", status=400, error="invalid_request")
+    assert_rejected(get_with("/api/private", authorization), status=400, code="invalid_request")
 
 
 def test_token_in_query_string_is_not_used_and_the_message_says_where_it_goes(auth0_issuer, get_with):
@@ -168,27 +150,27 @@ def test_token_in_query_string_is_not_used_and_the_message_says_where_it_goes(au
 
 def test_token_over_the_size_cap_is_rejected_before_decoding(auth0_issuer, get_with):
     huge = auth0_issuer.token(claims={"pad": "x" * 9000})
-    assert_rejected(get_with("/api/private", f"Bearer {huge}"), "token_too_large")
+    assert_rejected(get_with("/api/private", f"Bearer {huge}"), code="token_too_large")
     assert auth0_issuer.jwks_hits() == 0
 
 
 @pytest.mark.parametrize("token", ["opaque-token-xyz", "a.b", "a.b.c.d", "...."])
 def test_non_jwt_strings_are_not_a_jwt(auth0_issuer, get_with, token):
     response = get_with("/api/private", f"Bearer {token}")
-    assert_rejected(response, "not_a_jwt")
+    assert_rejected(response, code="not_a_jwt")
     assert "audience=" in response.json()["detail"]
 
 
 def test_encrypted_auth0_token_explains_the_missing_audience(auth0_issuer, get_with):
     jwe = ".".join([b64('{"alg":"dir","enc":"A256GCM","iss":"https://x.auth0.com/"}'), "", b64("iv"), b64("ct"), b64("tag")])
     response = get_with("/api/private", f"Bearer {jwe}")
-    assert_rejected(response, "not_a_jwt")
+    assert_rejected(response, code="not_a_jwt")
     assert "encrypted" in response.json()["detail"] and "audience=" in response.json()["detail"]
 
 
 def test_alg_none_is_rejected(auth0_issuer, get_with):
     token = unsigned({"alg": "none", "typ": "JWT"}, auth0_issuer.claims())
-    assert_rejected(get_with("/api/private", f"Bearer {token}"), "unsupported_algorithm")
+    assert_rejected(get_with("/api/private", f"Bearer {token}"), code="unsupported_algorithm")
 
 
 def test_hs256_signed_with_the_public_key_is_rejected(auth0_issuer, get_with):
@@ -201,18 +183,18 @@ def test_hs256_signed_with_the_public_key_is_rejected(auth0_issuer, get_with):
     import hmac
 
     forged = signing_input.decode() + "." + b64(hmac.new(pem, signing_input, hashlib.sha256).digest())
-    assert_rejected(get_with("/api/private", f"Bearer {forged}"), "unsupported_algorithm")
+    assert_rejected(get_with("/api/private", f"Bearer {forged}"), code="unsupported_algorithm")
 
 
 def test_token_signed_by_another_key_with_a_known_kid_is_rejected(auth0_issuer, get_with):
     intruder = LocalKey(LocalKey.generate().private_key, kid=auth0_issuer.signing_key.kid)
     token = auth0_issuer.token(key=intruder)
-    assert_rejected(get_with("/api/private", f"Bearer {token}"), "invalid_signature")
+    assert_rejected(get_with("/api/private", f"Bearer {token}"), code="invalid_signature")
 
 
 def test_unknown_kid_is_rejected(auth0_issuer, get_with):
     token = auth0_issuer.token(key=LocalKey.generate())
-    assert_rejected(get_with("/api/private", f"Bearer {token}"), "unknown_key")
+    assert_rejected(get_with("/api/private", f"Bearer {token}"), code="unknown_key")
 
 
 @pytest.mark.parametrize(
@@ -241,26 +223,26 @@ def test_unknown_kid_is_rejected(auth0_issuer, get_with):
 )
 def test_claim_problems_are_401_with_a_code(auth0_issuer, get_with, kwargs, code):
     response = get_with("/api/private", f"Bearer {auth0_issuer.token(**kwargs)}")
-    assert_rejected(response, code)
+    assert_rejected(response, code=code)
 
 
 def test_id_token_is_rejected_with_a_message_saying_so(auth0_issuer, get_with):
     id_token = auth0_issuer.token(audience="spa-client-id", claims={"nonce": "n-0S6", "email": "a@example.com"}, drop=["azp"])
     response = get_with("/api/private", f"Bearer {id_token}")
-    assert_rejected(response, "id_token_not_accepted")
+    assert_rejected(response, code="id_token_not_accepted")
     assert "access token" in response.json()["detail"]
 
 
 def test_userinfo_only_token_names_the_audience_fix(auth0_issuer, get_with):
     token = auth0_issuer.token(audience="https://tenant.auth0.com/userinfo", scope="openid profile")
     response = get_with("/api/private", f"Bearer {token}")
-    assert_rejected(response, "invalid_audience")
+    assert_rejected(response, code="invalid_audience")
     assert "audience=https://api.example.test/" in response.json()["detail"]
 
 
 def test_unknown_crit_header_is_rejected(auth0_issuer, get_with):
     token = auth0_issuer.token(headers={"crit": ["exp"], "exp": 1})
-    assert_rejected(get_with("/api/private", f"Bearer {token}"), "invalid_header")
+    assert_rejected(get_with("/api/private", f"Bearer {token}"), code="invalid_header")
 
 
 def test_inactive_user_is_rejected(auth0_issuer, client_for):
@@ -269,7 +251,7 @@ def test_inactive_user_is_rejected(auth0_issuer, client_for):
     User.objects.filter(username="auth0|blocked").update(is_active=False)
     user = User.objects.get(username="auth0|blocked")
     user.save()  # the save signal drops the cached user at once
-    assert_rejected(client.get("/api/private"), "user_inactive")
+    assert_rejected(client.get("/api/private"), code="user_inactive")
 
 
 def test_sub_equal_to_an_existing_username_gets_its_own_user(auth0_issuer, client_for):
@@ -296,7 +278,7 @@ def test_errors_never_echo_the_token_or_claims(auth0_issuer, get_with, caplog):
     token = auth0_issuer.token(issuer=marker, claims={"note": marker})
     with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
         response = get_with("/api/private", f"Bearer {token}")
-    assert_rejected(response, "invalid_issuer")
+    assert_rejected(response, code="invalid_issuer")
     everything = response.content.decode() + response["WWW-Authenticate"] + caplog.text
     assert "EVIL" not in everything and token not in everything
 
@@ -324,7 +306,7 @@ def test_removed_key_is_rejected_after_refresh(auth0_issuer, client_for, setting
     old_token = auth0_issuer.token()
     assert client_for(old_token).get("/api/private").status_code == 200
     auth0_issuer.rotate(keep_old=False)
-    assert_rejected(client_for(old_token).get("/api/private"), "unknown_key")
+    assert_rejected(client_for(old_token).get("/api/private"), code="unknown_key")
 
 
 def test_jwks_down_after_first_fetch_keeps_cached_keys(auth0_issuer, client_for, settings, caplog):
@@ -361,23 +343,7 @@ def test_random_kid_flood_causes_a_bounded_number_of_fetches(auth0_issuer, clien
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_requests_for_a_new_sub_create_one_user(auth0_issuer):
     token = auth0_issuer.token(sub="auth0|racer")
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-
-    def hit() -> None:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        barrier.wait()
-        statuses.append(client.get("/api/private").status_code)
-        from django.db import connection
-
-        connection.close()
-
-    threads = [threading.Thread(target=hit) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together([lambda: get(token).status_code] * 8)
     assert statuses == [200] * 8
     assert User.objects.filter(auth0_identities__subject="auth0|racer").count() == 1
     assert Auth0Identity.objects.count() == 1

@@ -7,17 +7,12 @@ custom claim holding a lone surrogate (``"\\ud800"``) made the demo answer 500.
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from auth0_drf.testing import dpop_proof
 
+from .helpers import get_as, send
+
 pytestmark = pytest.mark.django_db
-
-
-def claims_response(issuer, claims):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issuer.token(claims=claims)}")
-    return client.get("/api/claims")
 
 
 @pytest.mark.parametrize(
@@ -31,13 +26,13 @@ def claims_response(issuer, claims):
     ],
 )
 def test_numeric_dates_out_of_range_are_invalid_claims(auth0_issuer, claims):
-    response = claims_response(auth0_issuer, claims)
+    response = get_as(auth0_issuer, "/api/claims", claims=claims)
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_claim"
 
 
 def test_the_latest_numeric_date_is_accepted_and_readable(auth0_issuer):
-    response = claims_response(auth0_issuer, {"exp": 253402300799})
+    response = get_as(auth0_issuer, "/api/claims", claims={"exp": 253402300799})
     assert response.status_code == 200
     assert response.json()["claims"]["exp"] == 253402300799
 
@@ -45,14 +40,14 @@ def test_the_latest_numeric_date_is_accepted_and_readable(auth0_issuer):
 @pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "\ude00\ud83d"])
 def test_lone_surrogates_in_any_claim_are_refused(auth0_issuer, bad):
     for claims in ({"https://example.test/note": bad}, {"https://example.test/list": ["ok", {"x": bad}]}, {"sub": bad}):
-        response = claims_response(auth0_issuer, claims)
+        response = get_as(auth0_issuer, "/api/claims", claims=claims)
         assert response.status_code == 401
         assert response.json()["code"] == "not_a_jwt"
 
 
 def test_escaped_surrogate_pairs_are_ordinary_text(auth0_issuer):
     # LocalKey signs with json.dumps' ASCII escapes, so the emoji travels as \ud83d\ude00.
-    response = claims_response(auth0_issuer, {"https://example.test/mood": "\U0001f600", "sub": "auth0|\U0001f600"})
+    response = get_as(auth0_issuer, "/api/claims", claims={"https://example.test/mood": "\U0001f600", "sub": "auth0|\U0001f600"})
     assert response.status_code == 200
     assert response.json()["claims"]["https://example.test/mood"] == "\U0001f600"
 
@@ -64,7 +59,6 @@ def test_a_dpop_proof_with_a_huge_iat_is_refused(auth0_issuer, settings):
     key = LocalKey.generate("ES256")
     token = auth0_issuer.token(claims={"cnf": {"jkt": key.thumbprint()}})
     proof = dpop_proof(key, url="http://testserver/api/private", token=token, claims={"iat": 10**400})
-    client = APIClient()
-    response = client.get("/api/private", HTTP_AUTHORIZATION=f"DPoP {token}", HTTP_DPOP=proof)
+    response = send(f"DPoP {token}", HTTP_DPOP=proof)
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_dpop_proof"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from .helpers import bearer_client
+
 pytestmark = pytest.mark.django_db
 
 BODIES = {
@@ -25,9 +27,7 @@ BODIES = {
 
 @pytest.fixture
 def writer(auth0_issuer) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Bearer " + auth0_issuer.token(scope="read:messages write:messages archive:messages"))
-    return client
+    return bearer_client(auth0_issuer.token(scope="read:messages write:messages archive:messages"))
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -15,6 +14,10 @@ from rest_framework.test import APIClient
 from auth0_drf.dpop import MemoryReplayCache, access_token_hash, jwk_thumbprint, normalize_htu
 from auth0_drf.signing import LocalKey
 from auth0_drf.testing import dpop_proof
+
+from . import helpers
+from .helpers import run_together
+from .hostile import b64
 
 pytestmark = pytest.mark.django_db
 
@@ -44,11 +47,10 @@ def bound_token(issuer: Any, key: LocalKey, **kwargs: Any) -> str:
 
 
 def send(token: str | None, proof: str | None = None, *, path: str = "/api/private", method: str = "get", scheme: str = "DPoP", **extra: Any) -> Any:
-    if token is not None:
-        extra["HTTP_AUTHORIZATION"] = f"{scheme} {token}"
+    """Send ``token`` under ``scheme`` (DPoP unless told), with ``proof`` as the DPoP header."""
     if proof is not None:
         extra["HTTP_DPOP"] = proof
-    return getattr(APIClient(), method)(path, **extra)
+    return helpers.send(None if token is None else f"{scheme} {token}", path, method=method, **extra)
 
 
 def assert_dpop_rejected(response: Any, code: str = "invalid_dpop_proof", error: str = "invalid_dpop_proof") -> None:
@@ -56,10 +58,6 @@ def assert_dpop_rejected(response: Any, code: str = "invalid_dpop_proof", error:
     assert response.json()["code"] == code
     challenge = response["WWW-Authenticate"]
     assert challenge.startswith(f'DPoP realm="api", {ALGS}, error="{error}", error_description="'), challenge
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 # --- accepted ----------------------------------------------------------------------------
@@ -429,25 +427,9 @@ def test_dpop_settings_are_checked(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_proof_replayed_concurrently_is_accepted_once(settings, auth0_issuer, proof_key):
-    import threading
-
-    from django.db import connection
-
     settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed")
     token = bound_token(auth0_issuer, proof_key)
     assert send(token, dpop_proof(proof_key, url=URL, token=token)).status_code == 200  # user created
     proof = dpop_proof(proof_key, url=URL, token=token)
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-
-    def hit() -> None:
-        barrier.wait()
-        statuses.append(send(token, proof).status_code)
-        connection.close()
-
-    threads = [threading.Thread(target=hit) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together([lambda: send(token, proof).status_code] * 8)
     assert sorted(statuses) == [200] + [401] * 7

@@ -6,63 +6,28 @@ pass; deadlines are checked with a generous bound around one request (never a mi
 
 from __future__ import annotations
 
-import datetime
 import gzip
-import ipaddress
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from auth0_drf.signing import LocalKey, access_token_claims
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 
-from .helpers import RawResponse
-from .hostile import assert_rejected
+from .helpers import RawResponse, free_port, get, m2m_token, run_together, self_signed_certificate, slow_headers, timed
+from .hostile import assert_keys_unavailable, assert_rejected
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def m2m_token(issuer: LocalIssuer, **kwargs: Any) -> str:
-    """A machine-to-machine token: its user lives only in the token, so threads need no database."""
-    claims = {"gty": "client-credentials", **kwargs.pop("claims", {})}
-    return issuer.token(sub="fault-client@clients", claims=claims, **kwargs)
-
-
-def get(token: str) -> Any:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client.get("/api/private")
-
-
-def assert_unavailable(response: Any) -> None:
-    assert_rejected(response, status=503, code="jwks_unavailable", error=None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def timed(call: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.monotonic()
-    result = call()
-    return result, time.monotonic() - started
 
 
 # --- down at startup --------------------------------------------------------------------------
@@ -141,9 +106,9 @@ def test_issuer_down_at_startup_then_up_needs_no_restart(auth0_signing_key, sett
     issuer.httpd.server_close()
     token = m2m_token(issuer)
     response = get(token)
-    assert_unavailable(response)
+    assert_keys_unavailable(response)
     assert 1 <= int(response["Retry-After"]) <= 10
-    assert_unavailable(get(token))  # within the cooldown: no new attempt, same answer
+    assert_keys_unavailable(get(token))  # within the cooldown: no new attempt, same answer
     with LocalIssuer(keys=[auth0_signing_key], port=port) as live:
         clock.advance(11)
         assert get(token).status_code == 200
@@ -161,7 +126,7 @@ def test_cached_keys_outlive_an_outage_only_up_to_max_staleness(auth0_issuer, se
         clock.advance(61)
         assert get(m2m_token(auth0_issuer, claims={"n": clock.now})).status_code == 200
     clock.advance(100)  # now 344 s after the last successful fetch
-    assert_unavailable(get(m2m_token(auth0_issuer, claims={"n": clock.now})))
+    assert_keys_unavailable(get(m2m_token(auth0_issuer, claims={"n": clock.now})))
     auth0_issuer.override = None
     clock.advance(11)
     assert get(m2m_token(auth0_issuer, claims={"n": clock.now})).status_code == 200
@@ -173,18 +138,10 @@ def test_a_token_verified_before_the_outage_is_not_trusted_beyond_staleness(auth
     assert get(token).status_code == 200
     auth0_issuer.override = lambda path: (503, {}, b"")
     clock.advance(200)
-    assert_unavailable(get(token))  # the verified-token cache does not outlive the keys
+    assert_keys_unavailable(get(token))  # the verified-token cache does not outlive the keys
 
 
 # --- slow, trickling, garbage ----------------------------------------------------------------
-
-
-def _slow_headers(delay: float) -> RawResponse:
-    def write(wfile: Any) -> None:
-        time.sleep(delay)
-        wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{}")
-
-    return RawResponse(write)
 
 
 def _trickle_headers(seconds: float) -> RawResponse:
@@ -218,13 +175,13 @@ def test_slow_servers_are_cut_off_at_the_total_deadline(auth0_issuer, settings, 
     timeout = 1.0
     settings.AUTH0_DRF = auth0_issuer.settings(JWKS_TIMEOUT=timeout)
     response_for = {
-        "slow-headers": lambda: _slow_headers(8),
+        "slow-headers": lambda: slow_headers(8),
         "trickled-headers": lambda: _trickle_headers(8),
         "trickled-body": lambda: _trickle_body(8, auth0_issuer.jwks()),
     }[behaviour]
     auth0_issuer.override = lambda path: response_for()
     response, elapsed = timed(lambda: get(m2m_token(auth0_issuer)))
-    assert_unavailable(response)
+    assert_keys_unavailable(response)
     assert elapsed < timeout * 3, f"the request took {elapsed:.1f} s with JWKS_TIMEOUT={timeout}"
 
 
@@ -252,7 +209,7 @@ GARBAGE = {
 def test_garbage_at_startup_is_503_then_keys_at_recovery(auth0_issuer, settings, clock, name):
     settings.AUTH0_DRF = auth0_issuer.settings(JWKS_REFETCH_COOLDOWN=10)
     auth0_issuer.override = lambda path: GARBAGE[name]
-    assert_unavailable(get(m2m_token(auth0_issuer)))
+    assert_keys_unavailable(get(m2m_token(auth0_issuer)))
     auth0_issuer.override = None
     clock.advance(11)
     assert get(m2m_token(auth0_issuer)).status_code == 200
@@ -271,7 +228,7 @@ def test_garbage_on_refresh_keeps_the_good_keys(auth0_issuer, settings, clock, n
 @pytest.mark.parametrize("status", [204, 304, 400, 401, 403, 404, 410, 429, 500, 502, 503, 504])
 def test_error_statuses_are_503_at_startup(auth0_issuer, status):
     auth0_issuer.override = lambda path: (status, {"Content-Type": "application/json"}, json.dumps(auth0_issuer.jwks()).encode())
-    assert_unavailable(get(m2m_token(auth0_issuer)))
+    assert_keys_unavailable(get(m2m_token(auth0_issuer)))
 
 
 @pytest.mark.parametrize(
@@ -282,7 +239,7 @@ def test_error_statuses_are_503_at_startup(auth0_issuer, status):
 def test_key_sets_without_a_usable_key_are_an_outage(auth0_issuer, keys):
     # Nothing can be verified with such a set: the issuer is broken, not the token (503, retried).
     auth0_issuer.override = lambda path: json_response({"keys": keys})
-    assert_unavailable(get(m2m_token(auth0_issuer)))
+    assert_keys_unavailable(get(m2m_token(auth0_issuer)))
 
 
 def test_one_malformed_key_beside_good_ones_does_not_spoil_them(auth0_issuer):
@@ -320,7 +277,7 @@ def test_oversized_body_is_stopped_at_the_cap(auth0_issuer, settings, declared):
     else:
         auth0_issuer.override = lambda path: _unbounded_body(b"x" * 65536, 64 * 1024 * 1024)
     response, elapsed = timed(lambda: get(m2m_token(auth0_issuer)))
-    assert_unavailable(response)
+    assert_keys_unavailable(response)
     assert elapsed < 5
 
 
@@ -345,7 +302,7 @@ def test_compressed_jwks(auth0_issuer, settings, encoding):
     if encoding == "gzip":
         assert response.status_code == 200
     else:
-        assert_unavailable(response)
+        assert_keys_unavailable(response)
 
 
 # --- redirects and TLS ---------------------------------------------------------------------
@@ -357,7 +314,7 @@ def test_redirects_are_not_followed(auth0_issuer, settings, clock, status):
     with LoopbackServer() as elsewhere:
         elsewhere.routes["/jwks"] = json_response(auth0_issuer.jwks())
         auth0_issuer.override = lambda path: (status, {"Location": elsewhere.url + "/jwks"}, b"")
-        assert_unavailable(get(m2m_token(auth0_issuer)))
+        assert_keys_unavailable(get(m2m_token(auth0_issuer)))
         auth0_issuer.override = None
         clock.advance(11)
         assert get(m2m_token(auth0_issuer)).status_code == 200
@@ -369,20 +326,7 @@ def test_redirects_are_not_followed(auth0_issuer, settings, clock, status):
 
 def _self_signed_context(tmp_path: Path) -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_certificate(key)
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -395,7 +339,7 @@ def test_self_signed_certificate_is_rejected(auth0_signing_key, settings, tmp_pa
     with LocalIssuer(keys=[auth0_signing_key], ssl_context=_self_signed_context(tmp_path)) as issuer:
         assert issuer.jwks_uri.startswith("https://127.0.0.1:")
         settings.AUTH0_DRF = issuer.settings()
-        assert_unavailable(get(m2m_token(issuer)))
+        assert_keys_unavailable(get(m2m_token(issuer)))
         assert issuer.jwks_hits() == 0  # the handshake failed: no HTTP request was ever sent
 
 
@@ -474,21 +418,7 @@ def test_concurrent_requests_on_an_empty_cache_fetch_once(auth0_issuer):
 
     auth0_issuer.override = slow_jwks
     tokens = [m2m_token(auth0_issuer, claims={"n": i}) for i in range(16)]
-    barrier = threading.Barrier(len(tokens))
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def hit(token: str) -> None:
-        barrier.wait()
-        status = get(token).status_code
-        with lock:
-            statuses.append(status)
-
-    threads = [threading.Thread(target=hit, args=(token,)) for token in tokens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    statuses = run_together([lambda token=token: get(token).status_code for token in tokens])
     assert statuses == [200] * len(tokens)
     assert auth0_issuer.jwks_hits() == 1
 
@@ -544,7 +474,7 @@ def test_cache_control_max_age_is_kept_within_bounds(auth0_issuer, settings, clo
 def test_untrustworthy_discovery_documents_are_refused(auth0_issuer, settings, document):
     settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True)
     auth0_issuer.routes["/.well-known/openid-configuration"] = json_response(document(auth0_issuer))
-    assert_unavailable(get(m2m_token(auth0_issuer)))
+    assert_keys_unavailable(get(m2m_token(auth0_issuer)))
     assert auth0_issuer.jwks_hits() == 0
 
 
@@ -576,7 +506,7 @@ def test_an_odd_jwks_at_startup_is_503_with_retry_after_then_keys_at_recovery(au
     settings.AUTH0_DRF = auth0_issuer.settings(JWKS_REFETCH_COOLDOWN=10)
     auth0_issuer.override = lambda path: ODD_ANSWERS[name](auth0_issuer)
     response = get(m2m_token(auth0_issuer))
-    assert_unavailable(response)
+    assert_keys_unavailable(response)
     assert int(response["Retry-After"]) >= 1
     auth0_issuer.override = None
     clock.advance(int(response["Retry-After"]))
@@ -598,7 +528,7 @@ def test_a_discovered_jwks_uri_that_is_not_a_url_is_503_at_startup(auth0_issuer,
     document = {"issuer": auth0_issuer.issuer, "jwks_uri": "http://[::1/jwks.json"}
     auth0_issuer.routes["/.well-known/openid-configuration"] = json_response(document)
     response = get(m2m_token(auth0_issuer))
-    assert_unavailable(response)
+    assert_keys_unavailable(response)
     assert int(response["Retry-After"]) >= 1
     assert auth0_issuer.jwks_hits() == 0
 
@@ -627,8 +557,8 @@ def test_a_refresh_through_rediscovery_takes_one_jwks_timeout_not_three(auth0_is
     # The remembered JWKS stalls; discovery answers just within the timeout, naming a new JWKS
     # that stalls too. Each step alone respects JWKS_TIMEOUT; the request must as well.
     moved = auth0_issuer.url + "/moved/jwks.json"
-    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: _slow_headers(5)
-    auth0_issuer.routes["/moved/jwks.json"] = lambda: _slow_headers(5)
+    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: slow_headers(5)
+    auth0_issuer.routes["/moved/jwks.json"] = lambda: slow_headers(5)
 
     def slow_discovery() -> Any:
         time.sleep(timeout * 0.8)
@@ -650,7 +580,7 @@ def test_a_cold_start_through_slow_discovery_takes_one_jwks_timeout(auth0_issuer
         return json_response({"issuer": auth0_issuer.issuer, "jwks_uri": auth0_issuer.jwks_uri})
 
     auth0_issuer.routes["/.well-known/openid-configuration"] = slow_discovery
-    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: _slow_headers(5)
+    auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: slow_headers(5)
     response, elapsed = timed(lambda: get(m2m_token(auth0_issuer)))
-    assert_unavailable(response)
+    assert_keys_unavailable(response)
     assert elapsed < timeout * 1.5, f"the request took {elapsed:.2f} s with JWKS_TIMEOUT={timeout}"

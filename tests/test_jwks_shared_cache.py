@@ -20,6 +20,8 @@ from auth0_drf.jwks import JWKSCache
 from auth0_drf.testing import LocalIssuer
 from auth0_drf.tokens import build_verifier
 
+from .helpers import m2m_token
+
 SHARED_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
     "jwks": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "auth0-drf-shared-jwks-test"},
@@ -46,16 +48,12 @@ def shared_key(issuer: LocalIssuer) -> str:
     return "auth0_drf:jwks:" + hashlib.sha256(issuer.jwks_uri.encode()).hexdigest()
 
 
-def token(issuer: LocalIssuer, **claims: Any) -> str:
-    return issuer.token(sub="shared@clients", claims={"gty": "client-credentials", **claims})
-
-
 # --- the copy's age -------------------------------------------------------------------------
 
 
 def test_a_key_removed_upstream_stops_working_one_lifetime_after_the_shared_fetch(auth0_issuer, shared, clock):
     worker_a, worker_b = build_verifier(), build_verifier()
-    old = token(auth0_issuer)
+    old = m2m_token(auth0_issuer)
     worker_a.verify(old)  # fetched at t=0 and shared
     auth0_issuer.rotate(keep_old=False)  # the key is removed upstream just after
     clock.advance(50)
@@ -70,22 +68,22 @@ def test_a_key_removed_upstream_stops_working_one_lifetime_after_the_shared_fetc
 def test_cached_keys_from_a_shared_copy_outlive_an_outage_only_up_to_max_staleness_from_its_fetch(auth0_issuer, shared, clock):
     shared(JWKS_CACHE_TTL=60, JWKS_MAX_STALENESS=100)
     worker_a, worker_b = build_verifier(), build_verifier()
-    worker_a.verify(token(auth0_issuer))  # fetched at t=0 and shared
+    worker_a.verify(m2m_token(auth0_issuer))  # fetched at t=0 and shared
     clock.advance(50)
-    worker_b.verify(token(auth0_issuer, n=1))  # adopts it
+    worker_b.verify(m2m_token(auth0_issuer, claims={"n": 1}))  # adopts it
     auth0_issuer.override = lambda path: (503, {}, b"")
     clock.advance(45)
-    worker_b.verify(token(auth0_issuer, n=2))  # t=95: refresh fails, kept keys still within bounds
+    worker_b.verify(m2m_token(auth0_issuer, claims={"n": 2}))  # t=95: refresh fails, kept keys still within bounds
     clock.advance(10)
     with pytest.raises(KeysUnavailable):  # t=105: more than JWKS_MAX_STALENESS after the fetch
-        worker_b.verify(token(auth0_issuer, n=3))
+        worker_b.verify(m2m_token(auth0_issuer, claims={"n": 3}))
 
 
 def test_a_shared_copy_past_its_lifetime_is_not_adopted(auth0_issuer, shared, clock):
     # A backend that keeps entries past their timeout (or a copy written by hand) cannot extend it.
     entry = {"data": auth0_issuer.jwks(), "max_age": None, "fetched": clock.now - 61}
     caches["jwks"].set(shared_key(auth0_issuer), entry)
-    build_verifier().verify(token(auth0_issuer))
+    build_verifier().verify(m2m_token(auth0_issuer))
     assert auth0_issuer.jwks_hits() == 1
 
 
@@ -94,20 +92,20 @@ def test_a_shared_copy_dated_in_the_future_lives_one_lifetime_from_now(auth0_iss
     entry = {"data": auth0_issuer.jwks(), "max_age": None, "fetched": clock.now + 100_000}
     caches["jwks"].set(shared_key(auth0_issuer), entry)
     worker = build_verifier()
-    worker.verify(token(auth0_issuer))
+    worker.verify(m2m_token(auth0_issuer))
     assert auth0_issuer.jwks_hits() == 0  # adopted
     clock.advance(61)
-    worker.verify(token(auth0_issuer, n=1))
+    worker.verify(m2m_token(auth0_issuer, claims={"n": 1}))
     assert auth0_issuer.jwks_hits() == 1
 
 
 def test_a_fresh_shared_copy_still_saves_the_fetch(auth0_issuer, shared, clock):
     worker_a, worker_b = build_verifier(), build_verifier()
-    worker_a.verify(token(auth0_issuer))
+    worker_a.verify(m2m_token(auth0_issuer))
     clock.advance(30)
-    worker_b.verify(token(auth0_issuer, n=1))
+    worker_b.verify(m2m_token(auth0_issuer, claims={"n": 1}))
     clock.advance(29)
-    worker_b.verify(token(auth0_issuer, n=2))
+    worker_b.verify(m2m_token(auth0_issuer, claims={"n": 2}))
     assert auth0_issuer.jwks_hits() == 1
 
 
@@ -146,17 +144,17 @@ GARBLED: dict[str, Callable[[LocalIssuer, float], Any]] = {
 @pytest.mark.parametrize("name", sorted(GARBLED))
 def test_a_garbled_shared_entry_is_ignored_and_the_keys_fetched(auth0_issuer, shared, clock, name):
     caches["jwks"].set(shared_key(auth0_issuer), GARBLED[name](auth0_issuer, clock.now))
-    build_verifier().verify(token(auth0_issuer))
+    build_verifier().verify(m2m_token(auth0_issuer))
     assert auth0_issuer.jwks_hits() == 1
 
 
 @pytest.mark.parametrize("name", sorted(GARBLED))
 def test_a_garbled_shared_entry_on_a_scheduled_refresh_is_ignored_and_the_keys_fetched(auth0_issuer, shared, clock, name):
     worker = build_verifier()
-    worker.verify(token(auth0_issuer))
+    worker.verify(m2m_token(auth0_issuer))
     clock.advance(61)
     caches["jwks"].set(shared_key(auth0_issuer), GARBLED[name](auth0_issuer, clock.now))
-    worker.verify(token(auth0_issuer, n=1))
+    worker.verify(m2m_token(auth0_issuer, claims={"n": 1}))
     assert auth0_issuer.jwks_hits() == 2
 
 
@@ -164,7 +162,7 @@ def test_a_garbled_shared_entry_on_a_scheduled_refresh_is_ignored_and_the_keys_f
 def test_a_garbled_shared_entry_while_the_issuer_is_down_is_a_503(auth0_issuer, shared, clock, name, client_for):
     caches["jwks"].set(shared_key(auth0_issuer), GARBLED[name](auth0_issuer, clock.now))
     auth0_issuer.override = lambda path: (503, {}, b"")
-    response = client_for(token(auth0_issuer)).get("/api/private")
+    response = client_for(m2m_token(auth0_issuer)).get("/api/private")
     assert response.status_code == 503
     assert response.json()["code"] == "jwks_unavailable"
     assert int(response["Retry-After"]) >= 1

@@ -12,6 +12,8 @@ from rest_framework.test import APIClient
 from auth0_drf.permissions import HasScope
 from tests.permission_urls import EMPTY_REQUIREMENTS
 
+from .helpers import send
+
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permission_urls")]
 
 
@@ -20,9 +22,7 @@ def call(auth0_issuer):
     """Request ``path`` with a token carrying the given scope claims; return the response."""
 
     def request(path: str, method: str = "get", **token_kwargs):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth0_issuer.token(**token_kwargs)}")
-        return getattr(client, method)(path)
+        return send(f"Bearer {auth0_issuer.token(**token_kwargs)}", path, method=method)
 
     return request
 

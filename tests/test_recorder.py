@@ -18,6 +18,7 @@ from auth0_drf.models import ClaimRecord
 from auth0_drf.recorder import REDACTED, claim_recorder, prune
 from demo_project.api.models import Message
 
+from .helpers import Clock
 from .schema import table_missing
 
 pytestmark = pytest.mark.django_db
@@ -27,19 +28,10 @@ ROLES = "https://myapp.example/roles"
 SECRET = "https://myapp.example/national_id"
 
 
-class FakeTimer:
-    """A monotonic clock the test moves by hand (the recorder's ``timer`` extension point)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def timer(monkeypatch) -> FakeTimer:
-    fake = FakeTimer()
+def timer(monkeypatch) -> Clock:
+    """Move the recorder's clock (its ``timer`` extension point) by hand."""
+    fake = Clock()
     monkeypatch.setattr(claim_recorder, "timer", fake)
     return fake
 

@@ -9,7 +9,6 @@ go further.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import hmac
 import json
@@ -18,15 +17,14 @@ import time
 from typing import Any, Callable
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
 
 from auth0_drf.signing import LocalKey
 from auth0_drf.models import Auth0Identity
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 
+from .helpers import self_signed_certificate
 from .hostile import DROP, Attacker, as_segment, b64, merge, sign_raw, unsigned
 
 pytestmark = pytest.mark.django_db
@@ -512,19 +510,7 @@ def test_no_kid_is_refused_when_two_keys_could_fit(attacker, forge):
 
 
 def _self_signed_certificate(key: LocalKey) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "attacker")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key)
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key.private_key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return self_signed_certificate(key.private_key, "attacker").public_bytes(serialization.Encoding.DER)
 
 
 @pytest.mark.parametrize("kid_choice", ["attacker-kid", "issuer-kid", "no-kid"])

@@ -6,36 +6,23 @@ test where minutes must pass (``JWKSCache.timer``), as in test_jwks_faults.py.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from typing import Any
 
 import pytest
 from django.test import override_settings
-from rest_framework.test import APIClient
 
 from auth0_drf.checks import check_settings
 from auth0_drf.fetch import MAX_PENDING_PER_HOST, FetchError, fetch_json
 from auth0_drf.rules import ClaimIncludes
 from auth0_drf.testing import LoopbackServer
-from auth0_drf.tokens import get_verifier
+from auth0_drf.tokens import TokenVerifier, get_verifier
 
-from .helpers import RawResponse, wait_until
+from .helpers import RawResponse, claims_of, get, m2m_token, wait_until
 from .hostile import assert_rejected
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def m2m_token(issuer: Any, **kwargs: Any) -> str:
-    claims = {"gty": "client-credentials", **kwargs.pop("claims", {})}
-    return issuer.token(sub="review-client@clients", claims=claims, **kwargs)
-
-
-def get(token: str, path: str = "/api/private") -> Any:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client.get(path)
 
 
 # --- JWKS_MAX_STALENESS is a bound, also between two failed refreshes ---------------------------
@@ -60,17 +47,24 @@ def test_keys_beyond_max_staleness_are_not_used_during_the_retry_backoff(auth0_i
 # --- a verified token is not cached across a key-set change ------------------------------------
 
 
-def test_a_token_verified_under_a_removed_key_is_not_cached_after_the_change(auth0_issuer, settings):
+def test_a_token_verified_under_a_removed_key_is_not_cached_after_the_change(auth0_issuer, settings, monkeypatch):
     # The interleaving of two threads, step by step: A verifies a token under key K; B refetches
     # the JWKS, which no longer has K, and empties the token cache; only then does A store its
     # verdict. The stored verdict must not outlive the key it was made with.
     settings.AUTH0_DRF = auth0_issuer.settings()
-    old_token = m2m_token(auth0_issuer)
-    verifier = get_verifier()
-    claims, jwks, key_set = verifier._verify(old_token)  # thread A, up to just before _remember
-    auth0_issuer.rotate(keep_old=False)
-    assert get(m2m_token(auth0_issuer)).status_code == 200  # thread B: unknown kid, refetch, K gone
-    verifier._remember(hashlib.sha256(old_token.encode()).digest(), claims, jwks, key_set)  # thread A resumes
+    old_token = m2m_token(auth0_issuer, claims={"thread": "A"})
+    steps: list[str] = []
+
+    def thread_b_meanwhile(payload: Any, context: Any) -> None:
+        # The last claim check of A's token: its signature is checked under K, its verdict not yet stored.
+        if payload.get("thread") == "A" and not steps:
+            steps.append("B")
+            auth0_issuer.rotate(keep_old=False)
+            assert get(m2m_token(auth0_issuer)).status_code == 200  # thread B: unknown kid, refetch, K gone
+
+    monkeypatch.setattr(TokenVerifier, "claim_validators", (*TokenVerifier.claim_validators, thread_b_meanwhile))
+    get_verifier().verify(old_token)  # thread A, with thread B's steps run before it stores its verdict
+    assert steps == ["B"]
     assert_rejected(get(old_token), code="unknown_key")
 
 
@@ -202,12 +196,12 @@ def test_an_identity_moved_to_another_user_is_not_served_from_the_user_cache(aut
 
     settings.AUTH0_DRF = auth0_issuer.settings(USER_CACHE_TTL=300)
     token = auth0_issuer.token(sub="auth0|moved")
-    first = get(token, "/api/claims").json()["user"]["id"]
+    first = claims_of(token)["user"]["id"]
     other = get_user_model().objects.create(username="the-right-account")
     identity = Auth0Identity.objects.get(subject="auth0|moved")
     identity.user = other  # an admin re-links the identity (e.g. the first account was compromised)
     identity.save()
-    assert get(token, "/api/claims").json()["user"]["id"] == other.pk != first
+    assert claims_of(token)["user"]["id"] == other.pk != first
 
 
 # --- a user changed while it was being looked up is not cached in its old state ------------------

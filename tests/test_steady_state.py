@@ -17,17 +17,12 @@ from auth0_drf.keyshare import fetching_key
 from auth0_drf.models import Auth0Identity
 from auth0_drf.tokens import build_verifier, get_verifier
 
+from .helpers import run_together, warm_up
+
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 N = 25
-
-
-def warm_up(client) -> None:
-    # The first request creates the user (its cache entry waits for a commit that a test's
-    # transaction never makes); the second finds it and caches it.
-    assert client.get("/api/private").status_code == 200
-    assert client.get("/api/private").status_code == 200
 
 
 def test_steady_state_makes_no_queries_and_no_fetches(auth0_issuer, client_for, django_assert_num_queries):
@@ -253,22 +248,7 @@ def test_workers_needing_keys_at_once_make_one_fetch(auth0_issuer, settings):
         token = auth0_issuer.token()
         # A slow JWKS makes the cold starts overlap: the first worker fetches, the others wait.
         auth0_issuer.override = lambda path: time.sleep(0.3)
-        barrier = threading.Barrier(len(workers))
-        errors = []
-
-        def start(worker) -> None:
-            barrier.wait()
-            try:
-                worker.verify(token)
-            except Exception as exc:  # reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start, args=(w,)) for w in workers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(10)
-        assert errors == []
+        run_together([lambda worker=worker: worker.verify(token) for worker in workers], timeout=10)
         assert auth0_issuer.jwks_hits() == 1
         caches["jwks"].clear()
 

@@ -6,7 +6,6 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from ..helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Variables that could configure the demo behind the test's back: they are never inherited.
@@ -37,13 +38,6 @@ def migrated_database(path: Path) -> None:
         assert migrated.returncode == 0, migrated.stderr
         _template = template
     shutil.copyfile(_template, path)
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def demo_env(**variables: str) -> dict[str, str]:

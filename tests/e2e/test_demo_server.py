@@ -11,7 +11,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from .conftest import AUDIENCE, SECOND_AUDIENCE, assert_challenge, assert_rejected
+from ..hostile import assert_challenge, assert_rejected
+from .conftest import AUDIENCE, SECOND_AUDIENCE
 from .provider import ProviderKey, b64url, sign_raw
 
 # --- accepted tokens ---------------------------------------------------------------------
@@ -23,7 +24,7 @@ def test_public_needs_no_token(demo):
 
 def test_no_token_is_401_with_a_bare_challenge(demo):
     response = demo.get("/api/private")
-    assert_rejected(response, 401, "not_authenticated", error=None)
+    assert_rejected(response, status=401, code="not_authenticated", error=None)
 
 
 @pytest.mark.parametrize("style", ["JWT", "at+jwt", "application/at+jwt"])
@@ -151,7 +152,7 @@ def test_every_bad_token_is_rejected_deliberately(demo, provider):
     for name, token, status, code in rejection_cases(provider):
         response = demo.get("/api/private", token)
         try:
-            body = assert_rejected(response, status, code, secrets=(token, token.split(".")[0][:40]))
+            body = assert_rejected(response, status=status, code=code, secrets=(token, token.split(".")[0][:40]))
             assert body["detail"]
         except AssertionError as exc:
             failures.append(f"{name}: {exc}")
@@ -250,7 +251,7 @@ def test_unverified_claim_text_is_never_echoed(demo, provider):
     ],
 )
 def test_malformed_authorization_headers(demo, authorization, status, code, error):
-    assert_rejected(demo.get("/api/private", headers={"Authorization": authorization}), status, code, error)
+    assert_rejected(demo.get("/api/private", headers={"Authorization": authorization}), status=status, code=code, error=error)
 
 
 def _raw_get(demo, path: str, headers: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -312,7 +313,7 @@ def test_concurrent_first_requests_for_a_new_subject_make_one_user(demo, provide
 def test_token_in_the_query_string_is_not_accepted(demo, provider):
     token = provider.access_token()
     response = demo.get("/api/private", params={"access_token": token})
-    assert_rejected(response, 401, "not_authenticated", error=None, secrets=(token,))
+    assert_rejected(response, status=401, code="not_authenticated", error=None, secrets=(token,))
 
 
 def test_token_in_a_form_body_is_not_accepted(demo, provider):
@@ -327,7 +328,7 @@ def test_token_in_a_form_body_is_not_accepted(demo, provider):
 
 def test_private_scoped_needs_read_messages(demo, provider):
     response = demo.get("/api/private-scoped", provider.access_token(scope="openid read:message READ:MESSAGES"))
-    body = assert_rejected(response, 403, "insufficient_scope", error="insufficient_scope")
+    body = assert_rejected(response, status=403, code="insufficient_scope", error="insufficient_scope")
     assert body["missing_scopes"] == ["read:messages"]
     assert 'scope="read:messages"' in response.headers["WWW-Authenticate"]
     assert demo.get("/api/private-scoped", provider.access_token(scope="openid read:messages")).status_code == 200
@@ -344,13 +345,13 @@ def test_messages_read_write_archive(demo, provider):
     writer = provider.access_token(scope="write:messages")
     archiver = provider.access_token(scope="read:messages archive:messages")
     assert demo.get("/api/messages/", reader).status_code == 200
-    assert_rejected(demo.get("/api/messages/", writer), 403, "insufficient_scope", error="insufficient_scope")
-    assert_rejected(demo.request("POST", "/api/messages/", reader, json={"text": "no"}), 403, "insufficient_scope", error="insufficient_scope")
+    assert_rejected(demo.get("/api/messages/", writer), status=403, code="insufficient_scope", error="insufficient_scope")
+    assert_rejected(demo.request("POST", "/api/messages/", reader, json={"text": "no"}), status=403, code="insufficient_scope", error="insufficient_scope")
     created = demo.request("POST", "/api/messages/", writer, json={"text": "hello"})
     assert created.status_code == 201, created.text
     pk = created.json()["id"]
     assert demo.get(f"/api/messages/{pk}/", reader).json()["text"] == "hello"
-    assert_rejected(demo.request("POST", f"/api/messages/{pk}/archive/", writer), 403, "insufficient_scope", error="insufficient_scope")
+    assert_rejected(demo.request("POST", f"/api/messages/{pk}/archive/", writer), status=403, code="insufficient_scope", error="insufficient_scope")
     archived = demo.request("POST", f"/api/messages/{pk}/archive/", archiver)
     assert archived.status_code == 200 and archived.json()["archived"] is True
     assert demo.request("DELETE", f"/api/messages/{pk}/", writer).status_code == 204

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import AUDIENCE, assert_rejected, start_demo
+from ..hostile import assert_rejected
+from .conftest import AUDIENCE, start_demo
 from .demo import DemoServer
 from .provider import DISCOVERY_PATH, OpenIDProvider
 
@@ -49,9 +50,9 @@ def test_keys_are_found_through_discovery_once_for_concurrent_first_requests(dem
 
 def test_the_issuer_must_match_exactly(demo, provider):
     token = provider.access_token(iss=provider.issuer.rstrip("/"))
-    assert_rejected(demo.get("/api/private", token), 401, "invalid_issuer")
+    assert_rejected(demo.get("/api/private", token), status=401, code="invalid_issuer")
 
 
 def test_es256_is_refused_when_not_configured(demo, provider):
     token = provider.access_token(key=provider.ec)
-    assert_rejected(demo.get("/api/private", token), 401, "unsupported_algorithm")
+    assert_rejected(demo.get("/api/private", token), status=401, code="unsupported_algorithm")
