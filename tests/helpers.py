@@ -23,6 +23,9 @@ from cryptography.x509.oid import NameOID
 from django.db import connections
 from rest_framework.test import APIClient
 
+from auth0_drf.conf import auth0_settings
+from auth0_drf.tokens import TokenVerifier
+
 T = TypeVar("T")
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -79,6 +82,11 @@ def m2m_token(issuer: Any, **kwargs: Any) -> str:
     """A machine-to-machine token: its user lives only in the token, so threads need no database."""
     claims = {"gty": "client-credentials", **kwargs.pop("claims", {})}
     return issuer.token(sub="m2m-client@clients", claims=claims, **kwargs)
+
+
+def verifier_like_the_settings(cls: type[TokenVerifier] = TokenVerifier, **options: Any) -> TokenVerifier:
+    """Return a new ``cls`` for the configured issuers and algorithms, with ``options`` as its other arguments."""
+    return cls(auth0_settings.issuers, algorithms=auth0_settings.ALGORITHMS, **options)
 
 
 def issuer_entry(issuer: Any, **extra: Any) -> dict[str, Any]:

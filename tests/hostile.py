@@ -66,6 +66,14 @@ def sign_raw(header: Any, payload: Any, key: LocalKey, alg: str | None = None) -
     return f"{signing_input}.{b64(signature)}"
 
 
+def signed_token(key: LocalKey, payload: Any, header: Mapping[str, Any] | None = None) -> str:
+    """Return a token genuinely signed by ``key``: header ``alg``, ``kid`` and ``typ: JWT`` unless ``header`` says otherwise.
+
+    For payloads and header values PyJWT's encoder would refuse to write.
+    """
+    return sign_raw({"alg": key.alg, "kid": key.kid, "typ": "JWT", **(header or {})}, payload, key)
+
+
 def unsigned(header: Any, payload: Any, signature: str = "") -> str:
     """Return a token with the given segments and a signature segment chosen by the caller."""
     return f"{as_segment(header)}.{as_segment(payload)}.{signature}"

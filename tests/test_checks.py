@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from auth0_drf.authentication import Auth0Authentication
 from auth0_drf.checks import check_rest_framework, check_settings
+from typing import Any
 
 #: A URLconf with no views (``ROOT_URLCONF=__name__``), so no view uses Auth0Authentication.
 urlpatterns: list = []
@@ -205,6 +206,45 @@ def test_e008_unknown_setting():
             hint="Remove AUTH0_DRF['AUDIENCES'] or correct its spelling (see the settings page, docs/settings.md).",
             id="auth0_drf.E008",
         )
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"JWKS_SHARED_CACHE": "no-such-cache"},
+        {"MAX_TOKEN_AGE": "3600"},
+        {"MAX_TOKEN_AGE": -1},
+        {"USER_BACKEND": "no.such.Backend"},
+        {"REALM": 1},
+        {"CREATE_USERS": "false"},
+    ],
+)
+def test_settings_that_break_every_request_fail_the_checks(auth0_issuer, overrides):
+    with override_settings(AUTH0_DRF=auth0_issuer.settings(**overrides)):
+        errors = check_settings()
+    assert any(name in error.msg for error in errors for name in overrides), errors
+
+
+def check_ids(settings_dict: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e.id, e.msg) for e in settings_errors(**settings_dict)]
+
+
+@pytest.mark.django_db
+def test_issuers_entries_are_checked():
+    base = {"AUDIENCE": "https://api.example.test/"}
+    assert check_ids({**base, "ISSUERS": [{"DOMAIN": "login.example.com"}]}) == []
+    assert check_ids({**base, "ISSUERS": [{"AUDIENCE": "x"}, "https://x/"]}) == [
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][0] must be a dict with an 'ISSUER' or a 'DOMAIN'."),
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][1] must be a dict with an 'ISSUER' or a 'DOMAIN'."),
+    ]
+    assert check_ids({**base, "ISSUERS": [{"DOMAIN": "a.example", "AUDIENCES": ["x"]}]}) == [
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][0] has keys auth0_drf does not know: AUDIENCES."),
+    ]
+    assert check_ids({**base, "ISSUERS": [{"ISSUER": "http://login.example.com/"}]}) == [
+        ("auth0_drf.E005", "AUTH0_DRF['ISSUERS'][0]['ISSUER'] 'http://login.example.com/' is not an https:// URL."),
+        ("auth0_drf.E005", "AUTH0_DRF['ISSUERS'][0]['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' is not an https:// URL."),
     ]
 
 

@@ -16,6 +16,7 @@ from auth0_drf.diagnosis import describe_time, diagnose, duration
 from auth0_drf.signing import LocalKey
 
 from .hostile import as_segment
+from auth0_drf.tokens import get_verifier
 
 AUDIENCE = "https://api.example.test/"
 
@@ -106,6 +107,23 @@ def test_not_yet_valid(auth0_issuer):
     assert code == "token_not_yet_valid"
     assert message.startswith("The access token is not valid yet: check the clocks of the issuer and this server. (nbf is ")
     assert message.endswith("(not valid for another 10 min))")
+
+
+def test_diagnosis_checks_the_claims_at_the_time_it_is_given(auth0_issuer):
+    token = auth0_issuer.token(lifetime=3600)
+    assert diagnose(token).ok
+    later = diagnose(token, now=time.time() + 3 * 3600)
+    assert [p.code for p in later.problems] == ["token_expired"]
+    assert later.problems[0].message.startswith("The token expired 2 h ago")
+
+
+def test_diagnosis_goes_on_after_an_audience_problem_when_no_audience_is_configured(auth0_issuer):
+    verifier = get_verifier()
+    config = next(iter(verifier.issuers.values()))
+    verifier.issuers[config.issuer] = type(config)(config.issuer, (), config.jwks_uri)
+    problems = diagnose(auth0_issuer.token(drop=["sub"]), verifier).problems
+    assert [p.code for p in problems] == ["invalid_audience", "missing_claim"]
+    assert problems[0].message.endswith("request the token with audience=<your API identifier>.")
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])

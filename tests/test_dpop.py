@@ -246,6 +246,16 @@ def test_a_proof_with_an_rsa_key_under_2048_bits_is_rejected(auth0_issuer, dpop_
     assert_dpop_rejected(send(token, dpop_proof(weak, url=URL, token=token)))
 
 
+def test_a_dpop_proof_with_a_huge_iat_is_refused(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed")
+    key = LocalKey.generate("ES256")
+    token = auth0_issuer.token(claims={"cnf": {"jkt": key.thumbprint()}})
+    proof = dpop_proof(key, url="http://testserver/api/private", token=token, claims={"iat": 10**400})
+    response = send(token, proof)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_dpop_proof"
+
+
 # --- schemes and modes --------------------------------------------------------------------
 
 

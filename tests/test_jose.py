@@ -1,4 +1,8 @@
-"""The fast paths of parsing agree with the plain, obviously correct ones on any input."""
+"""Decoding JWS segments strictly (``jose.py``): base64url, one JSON object, numbers that can be dates.
+
+The fast paths agree with plain, obviously correct ones on any input; tokens signed by the trusted
+issuer with extreme values are a 401 or a 200, never a 500.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,19 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rest_framework.request import Request
-from rest_framework.test import APIRequestFactory
 
-from auth0_drf.authentication import Auth0Authentication
-from auth0_drf.errors import InvalidAuthorizationHeader, NotAJWT
+from auth0_drf.errors import NotAJWT
 from auth0_drf.jose import b64url_decode, b64url_encode, decode_segment
 
 from .hostile import b64
+from .helpers import get_as
+from auth0_drf.jose import MAX_NUMERIC_DATE, is_number
 
 B64URL = re.compile(r"[A-Za-z0-9_-]+")
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= .\n\t\x00é!"
+
+
+# --- the fast paths agree with the plain, obviously correct ones --------------------------------
 
 
 def reference_b64url(segment: str) -> bytes | None:
@@ -64,47 +70,68 @@ def test_json_that_is_not_one_strict_object_is_rejected(text):
         decode_segment(b64(text), "payload")
 
 
-class GeneralPathOnly(Auth0Authentication):
-    keyword = "bearer"  # compares equal case-insensitively, but skips the one-regex fast path
-
-
-def raw_token(auth: Auth0Authentication, header: str):
-    request = Request(APIRequestFactory().get("/", HTTP_AUTHORIZATION=header))
-    try:
-        return ("token", auth.get_raw_token(request))
-    except InvalidAuthorizationHeader as exc:
-        return ("error", exc.code)
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    st.sampled_from(["Bearer", "bearer", "BEARER", "Basic", "Bearerx", " Bearer", "DPoP"]),
-    st.sampled_from([" ", "  ", "\t", "", " \t "]),
-    st.text(alphabet="Aa0-._~+/=é ,\"", max_size=12),
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, True),
+        (-1.5, True),
+        (MAX_NUMERIC_DATE, True),
+        (-MAX_NUMERIC_DATE, True),
+        (MAX_NUMERIC_DATE + 1, False),
+        (10**400, False),
+        (float("nan"), False),
+        (float("inf"), False),
+        (True, False),
+        ("1", False),
+        (None, False),
+    ],
 )
-def test_bearer_fast_path_agrees_with_the_general_path(scheme, gap, token):
-    header = scheme + gap + token
-    assert raw_token(Auth0Authentication(), header) == raw_token(GeneralPathOnly(), header)
+def test_is_number_accepts_the_json_numbers_a_numeric_date_can_be(value, expected):
+    assert is_number(value) is expected
+
+
+# --- signed tokens with extreme values: a 401 or a 200, never a 500 -------------------------------
+
+# Found by the end-to-end suite: a token from the trusted issuer with exp = 10**400, or a custom
+# claim holding a lone surrogate ("\ud800"), made the demo answer 500.
 
 
 @pytest.mark.django_db
-def test_checked_headers_are_kept_read_only_bounded_and_never_when_rejected(auth0_issuer):
-    from auth0_drf.errors import UnsupportedAlgorithm
-    from auth0_drf.tokens import get_verifier
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**400},
+        {"exp": 10**15},  # year 31690: beyond what a datetime (Claims.expires_at) can hold
+        {"exp": 1e300},
+        {"nbf": -(10**400)},
+        {"iat": 10**400},
+    ],
+)
+def test_numeric_dates_out_of_range_are_invalid_claims(auth0_issuer, claims):
+    response = get_as(auth0_issuer, "/api/claims", claims=claims)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_claim"
 
-    verifier = get_verifier()
-    first, second = auth0_issuer.token(claims={"jti": "1"}), auth0_issuer.token(claims={"jti": "2"})
-    assert verifier.verify(first).header is verifier.verify(second).header  # one header, checked once
-    with pytest.raises(TypeError):
-        verifier.verify(first).header["alg"] = "none"  # shared, so read-only
-    bad = b64('{"alg": "HS256", "typ": "JWT"}')
-    for _ in range(2):
-        with pytest.raises(UnsupportedAlgorithm):
-            verifier.checked_header(bad)
-    assert verifier.cache_info().headers == 1  # the good tokens' header only
-    for i in range(5):  # checked but not yet backed by a valid signature: not kept
-        verifier.checked_header(b64(json.dumps({"alg": "RS256", "kid": f"k{i}"})))
-    assert verifier.cache_info().headers == 1
-    for i in range(verifier.max_headers + 10):
-        verifier.verify(auth0_issuer.token(headers={"n": i}))
-    assert verifier.cache_info().headers == verifier.max_headers
+
+@pytest.mark.django_db
+def test_the_latest_numeric_date_is_accepted_and_readable(auth0_issuer):
+    response = get_as(auth0_issuer, "/api/claims", claims={"exp": 253402300799})
+    assert response.status_code == 200
+    assert response.json()["claims"]["exp"] == 253402300799
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "\ude00\ud83d"])
+def test_lone_surrogates_in_any_claim_are_refused(auth0_issuer, bad):
+    for claims in ({"https://example.test/note": bad}, {"https://example.test/list": ["ok", {"x": bad}]}, {"sub": bad}):
+        response = get_as(auth0_issuer, "/api/claims", claims=claims)
+        assert response.status_code == 401
+        assert response.json()["code"] == "not_a_jwt"
+
+
+@pytest.mark.django_db
+def test_escaped_surrogate_pairs_are_ordinary_text(auth0_issuer):
+    # LocalKey signs with json.dumps' ASCII escapes, so the emoji travels as \ud83d\ude00.
+    response = get_as(auth0_issuer, "/api/claims", claims={"https://example.test/mood": "\U0001f600", "sub": "auth0|\U0001f600"})
+    assert response.status_code == 200
+    assert response.json()["claims"]["https://example.test/mood"] == "\U0001f600"

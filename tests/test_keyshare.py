@@ -1,4 +1,4 @@
-"""The key set shared through ``JWKS_SHARED_CACHE`` is checked, not trusted.
+"""Key sets shared by worker processes through ``JWKS_SHARED_CACHE``: one fetch for all, each copy checked, not trusted.
 
 Two verifiers built from the settings stand for two worker processes (separate key and token
 caches) sharing one Django cache (a ``LocMemCache`` here, Redis or Memcached in production).
@@ -21,6 +21,10 @@ from auth0_drf.testing import LocalIssuer
 from auth0_drf.tokens import build_verifier
 
 from .helpers import m2m_token
+import threading
+import time
+from auth0_drf.keyshare import fetching_key
+from .helpers import run_together
 
 SHARED_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
@@ -166,3 +170,73 @@ def test_a_garbled_shared_entry_while_the_issuer_is_down_is_a_503(auth0_issuer, 
     assert response.status_code == 503
     assert response.json()["code"] == "jwks_unavailable"
     assert int(response["Retry-After"]) >= 1
+
+
+# --- one fetch for every worker -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_two_workers_share_one_jwks_fetch_through_the_django_cache(auth0_issuer, settings):
+    from django.core.cache import caches
+
+    with override_settings(CACHES=SHARED_CACHES):
+        caches["jwks"].clear()
+        settings.AUTH0_DRF = auth0_issuer.settings(JWKS_SHARED_CACHE="jwks", JWKS_REFETCH_COOLDOWN=0)
+        # Two verifiers stand for two worker processes: separate key and token caches, one
+        # shared Django cache (in production a cross-process backend such as Redis).
+        worker_a, worker_b = build_verifier(), build_verifier()
+        token = auth0_issuer.token()
+        worker_a.verify(token)
+        worker_b.verify(token)
+        assert auth0_issuer.jwks_hits() == 1
+
+        auth0_issuer.rotate()
+        rotated = auth0_issuer.token()
+        worker_a.verify(rotated)  # unknown kid: worker A fetches the new JWKS and shares it
+        assert auth0_issuer.jwks_hits() == 2
+        worker_b.verify(rotated)  # worker B finds the newer copy in the shared cache
+        assert auth0_issuer.jwks_hits() == 2
+        caches["jwks"].clear()
+
+
+@pytest.mark.django_db
+def test_without_a_shared_cache_each_worker_fetches(auth0_issuer):
+    worker_a, worker_b = build_verifier(), build_verifier()
+    token = auth0_issuer.token()
+    worker_a.verify(token)
+    worker_b.verify(token)
+    assert auth0_issuer.jwks_hits() == 2
+
+
+@pytest.mark.django_db
+def test_workers_needing_keys_at_once_make_one_fetch(auth0_issuer, settings):
+    from django.core.cache import caches
+
+    with override_settings(CACHES=SHARED_CACHES):
+        caches["jwks"].clear()
+        settings.AUTH0_DRF = auth0_issuer.settings(JWKS_SHARED_CACHE="jwks")
+        workers = [build_verifier() for _ in range(3)]
+        token = auth0_issuer.token()
+        # A slow JWKS makes the cold starts overlap: the first worker fetches, the others wait.
+        auth0_issuer.override = lambda path: time.sleep(0.3)
+        run_together([lambda worker=worker: worker.verify(token) for worker in workers], timeout=10)
+        assert auth0_issuer.jwks_hits() == 1
+        caches["jwks"].clear()
+
+
+@pytest.mark.django_db
+def test_a_failed_shared_fetch_lets_the_waiting_worker_fetch(auth0_issuer, settings):
+    from django.core.cache import caches
+
+    with override_settings(CACHES=SHARED_CACHES):
+        caches["jwks"].clear()
+        settings.AUTH0_DRF = auth0_issuer.settings(JWKS_SHARED_CACHE="jwks")
+        worker = build_verifier()
+        marker = fetching_key(auth0_issuer.jwks_uri)
+        caches["jwks"].set(marker, 1, timeout=1)  # another worker is fetching...
+        gives_up = threading.Timer(0.2, lambda: caches["jwks"].delete(marker))
+        gives_up.start()  # ...and gives up without a copy
+        worker.verify(auth0_issuer.token())
+        gives_up.join()
+        assert auth0_issuer.jwks_hits() == 1
+        caches["jwks"].clear()

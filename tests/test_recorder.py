@@ -20,8 +20,11 @@ from demo_project.api.models import Message
 
 from .helpers import Clock
 from .schema import table_missing
+from auth0_drf.tokens import get_verifier
 
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 STATE = "https://myapp.example/state"
 ROLES = "https://myapp.example/roles"
@@ -345,3 +348,29 @@ def test_a_client_id_longer_than_the_column_is_recorded_truncated(auth0_issuer, 
 
     record = ClaimRecord.objects.get(subject="auth0|long-azp")
     assert record.client_id == long_client[:255]
+
+
+# --- the steady state -----------------------------------------------------------------------------
+
+
+def test_recorder_steady_state_reuses_its_description_but_sees_changes(auth0_issuer, settings):
+    from auth0_drf.models import ClaimRecord
+    from auth0_drf.recorder import REDACTED, claim_recorder
+
+    secret = "https://myapp.example/national_id"
+    claims = get_verifier().verify(auth0_issuer.token(sub="auth0|hana", claims={secret: "123"}))
+    alice, bob = User.objects.create(username="alice"), User.objects.create(username="bob")
+    first = claim_recorder.describe(claims, alice)
+    assert claim_recorder.describe(claims, alice) is first  # steady state: reused
+    assert first[3] == alice.pk and first[1] == {secret: "123"}
+
+    other_user = claim_recorder.describe(claims, bob)  # another user: described afresh
+    assert other_user[3] == bob.pk and other_user[4] != first[4]
+
+    settings.AUTH0_DRF = {**settings.AUTH0_DRF, "REDACTED_CLAIMS": [secret]}
+    redacted = claim_recorder.describe(claims, bob)  # new settings: described afresh
+    assert redacted[1] == {secret: REDACTED}
+
+    claim_recorder.clear()
+    claim_recorder.record(claims, bob)
+    assert ClaimRecord.objects.get(subject="auth0|hana").claims == {secret: REDACTED}

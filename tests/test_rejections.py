@@ -24,7 +24,7 @@ from auth0_drf.signing import LocalKey
 from auth0_drf.models import Auth0Identity
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 
-from .helpers import self_signed_certificate
+from .helpers import issuer_entry, self_signed_certificate
 from .hostile import DROP, Attacker, as_segment, b64, merge, sign_raw, unsigned
 
 pytestmark = pytest.mark.django_db
@@ -930,7 +930,7 @@ def test_log_injection_through_a_verified_claim_is_neutralised(attacker, forge, 
 
 def test_a_key_of_one_trusted_issuer_never_verifies_another_issuers_tokens(attacker, forge, settings):
     with LocalIssuer(audience=forge.issuer.audience) as other:
-        settings.AUTH0_DRF = forge.issuer.settings(ISSUERS=[{"ISSUER": other.issuer, "JWKS_URI": other.jwks_uri, "AUDIENCE": other.audience}])
+        settings.AUTH0_DRF = forge.issuer.settings(ISSUERS=[issuer_entry(other)])
         # iss names one issuer, the signature (and kid) come from the other: each way round.
         cross = sign_raw(forge.header(kid=other.signing_key.kid), forge.payload(), other.signing_key)
         attacker.bearer(cross, code="unknown_key")

@@ -18,6 +18,9 @@ from auth0_drf.permissions import HasScope
 from auth0_drf.rules import ClaimEquals, ClaimIncludes, ClaimPredicate, MaxTokenAge, load_rule
 
 from .helpers import bearer_client, get_as, rejection_records
+from auth0_drf.checks import check_settings
+from .helpers import get, m2m_token
+from .hostile import assert_rejected
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_rules")]
 
@@ -108,6 +111,17 @@ def test_claim_includes(auth0_issuer, url, roles, ok):
     assert response.status_code == (200 if ok else 403)
     if not ok:
         assert response.json()["rules"][0].startswith(f"ClaimIncludes({ROLES!r}, 'admin'")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("demo_project.urls")
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u00a0", "\u3000"])
+def test_claim_includes_does_not_split_on_other_whitespace(auth0_issuer, settings, separator):
+    rule = ClaimIncludes("https://example.test/roles", "admin")
+    settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[rule])
+    token = m2m_token(auth0_issuer, claims={"https://example.test/roles": f"user{separator}admin"})
+    assert_rejected(get(token), status=403, code="claim_rule_failed")
+    assert get(m2m_token(auth0_issuer, claims={"https://example.test/roles": "user admin"})).status_code == 200
 
 
 def test_claim_predicate(auth0_issuer):
@@ -253,8 +267,6 @@ def test_entries_that_are_not_rules_are_refused(entry):
 
 
 def test_claim_rules_setting_is_checked(settings):
-    from auth0_drf.checks import check_settings
-
     settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": [TenantIsAcme, "tests.test_rules.TenantIsAcme"]}
     assert check_settings() == []
     settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": ["no.such.Rule", IsAuthenticated]}

@@ -72,6 +72,13 @@ def test_local_issuer_serves_its_jwks_over_loopback(auth0_issuer):
     assert auth0_issuer.jwks_hits() == 1
 
 
+def test_pyjwt_cannot_decode_our_rejections_differently(auth0_issuer):
+    # Sanity check on the fixture itself: its tokens are valid for a standard library too.
+    token = auth0_issuer.token()
+    claims = jwt.decode(token, auth0_issuer.signing_key.public_key, algorithms=["RS256"], audience=auth0_issuer.audience)
+    assert claims["iss"] == auth0_issuer.issuer
+
+
 # --- InProcessIssuer -----------------------------------------------------------------------
 
 
