@@ -12,8 +12,9 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from jwt.algorithms import get_default_algorithms
 
@@ -25,7 +26,7 @@ ALGORITHMS = get_default_algorithms()
 DROP = object()  # a header or claim value meaning "leave this member out"
 
 # RFC 6750 section 3: auth-param values are quoted strings of %x20-21 / %x23-5B / %x5D-7E.
-_PARAM_VALUE = r'[\x20\x21\x23-\x5b\x5d-\x7e]*'
+_PARAM_VALUE = r"[\x20\x21\x23-\x5b\x5d-\x7e]*"
 _CHALLENGE = re.compile(rf'Bearer(?: [a-z_]+="{_PARAM_VALUE}"(?:, [a-z_]+="{_PARAM_VALUE}")*)?')
 _PARAM = re.compile(r'([a-z_]+)="([^"]*)"')
 _LOGGERS = ("", "auth0_drf", "django", "django.request", "django.server", "rest_framework", "urllib3")

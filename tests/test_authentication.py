@@ -14,19 +14,19 @@ import logging
 import pytest
 from cryptography.hazmat.primitives import serialization
 from django.contrib.auth import get_user_model
-
-from auth0_drf.signing import LocalKey
-from auth0_drf.models import Auth0Identity
-
-from .hostile import assert_rejected, b64, unsigned
-from .helpers import warm_up
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
+
 from auth0_drf.authentication import Auth0Authentication
 from auth0_drf.errors import InvalidAuthorizationHeader
+from auth0_drf.models import Auth0Identity
+from auth0_drf.signing import LocalKey
+
+from .helpers import warm_up
+from .hostile import assert_rejected, b64, unsigned
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def raw_token(auth: Auth0Authentication, header: str):
 @given(
     st.sampled_from(["Bearer", "bearer", "BEARER", "Basic", "Bearerx", " Bearer", "DPoP"]),
     st.sampled_from([" ", "  ", "\t", "", " \t "]),
-    st.text(alphabet="Aa0-._~+/=é ,\"", max_size=12),
+    st.text(alphabet='Aa0-._~+/=é ,"', max_size=12),
 )
 def test_bearer_fast_path_agrees_with_the_general_path(scheme, gap, token):
     header = scheme + gap + token
@@ -105,7 +105,9 @@ def test_no_bearer_token_is_401_with_bare_challenge(auth0_issuer, get_with, auth
     assert response.json()["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize("authorization", ["Bearer", "Bearer ", "Bearer a b", "Bearer a,Bearer b", "Bearer t\u00e9st", "Bearer \"x\""])
+@pytest.mark.parametrize(
+    "authorization", ["Bearer", "Bearer ", "Bearer a b", "Bearer a,Bearer b", "Bearer t\u00e9st", 'Bearer "x"']
+)
 def test_malformed_bearer_header_is_400_invalid_request(auth0_issuer, get_with, authorization):
     assert_rejected(get_with("/api/private", authorization), status=400, code="invalid_request")
 
@@ -136,7 +138,9 @@ def test_non_jwt_strings_are_not_a_jwt(auth0_issuer, get_with, token):
 
 
 def test_encrypted_auth0_token_explains_the_missing_audience(auth0_issuer, get_with):
-    jwe = ".".join([b64('{"alg":"dir","enc":"A256GCM","iss":"https://x.auth0.com/"}'), "", b64("iv"), b64("ct"), b64("tag")])
+    jwe = ".".join(
+        [b64('{"alg":"dir","enc":"A256GCM","iss":"https://x.auth0.com/"}'), "", b64("iv"), b64("ct"), b64("tag")]
+    )
     response = get_with("/api/private", f"Bearer {jwe}")
     assert_rejected(response, code="not_a_jwt")
     assert "encrypted" in response.json()["detail"] and "audience=" in response.json()["detail"]
@@ -201,7 +205,9 @@ def test_claim_problems_are_401_with_a_code(auth0_issuer, get_with, kwargs, code
 
 
 def test_id_token_is_rejected_with_a_message_saying_so(auth0_issuer, get_with):
-    id_token = auth0_issuer.token(audience="spa-client-id", claims={"nonce": "n-0S6", "email": "a@example.com"}, drop=["azp"])
+    id_token = auth0_issuer.token(
+        audience="spa-client-id", claims={"nonce": "n-0S6", "email": "a@example.com"}, drop=["azp"]
+    )
     response = get_with("/api/private", f"Bearer {id_token}")
     assert_rejected(response, code="id_token_not_accepted")
     assert "access token" in response.json()["detail"]

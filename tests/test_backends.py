@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
-from typing import Any
-from .helpers import claims_of, get, issuer_entry
-from .hostile import assert_rejected
-from auth0_drf.backends import Auth0UserBackend, user_cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+
+from auth0_drf.backends import Auth0UserBackend, user_cache
 from auth0_drf.models import Auth0Identity
-from .helpers import run_together, warm_up
 from auth0_drf.signing import LocalKey
 from auth0_drf.testing import LocalIssuer
+
+from .helpers import claims_of, get, issuer_entry, run_together, warm_up
+from .hostile import assert_rejected
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +28,18 @@ User = get_user_model()
 def test_machine_to_machine_token_gets_a_stateless_user(auth0_issuer, client_for):
     token = auth0_issuer.token(sub="abc123@clients", claims={"gty": "client-credentials", "azp": "abc123"})
     body = client_for(token).get("/api/claims").json()
-    assert body["user"] == {"id": "abc123@clients", "username": "abc123@clients", "is_machine": True, "stored_in_database": False}
+    assert body["user"] == {
+        "id": "abc123@clients",
+        "username": "abc123@clients",
+        "is_machine": True,
+        "stored_in_database": False,
+    }
     assert User.objects.count() == 0
 
 
-def test_a_person_whose_enterprise_sub_ends_in_at_clients_gets_a_database_user_that_can_be_blocked(auth0_issuer, client_for):
+def test_a_person_whose_enterprise_sub_ends_in_at_clients_gets_a_database_user_that_can_be_blocked(
+    auth0_issuer, client_for
+):
     # A SAML connection's user "bob@clients": Auth0 makes the sub "samlp|acme|bob@clients".
     client = client_for(auth0_issuer.token(sub="samlp|acme|bob@clients"))
     body = client.get("/api/claims").json()

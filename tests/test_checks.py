@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.checks import Error, Warning
 from django.core.management import call_command
@@ -10,7 +12,6 @@ from django.test import override_settings
 
 from auth0_drf.authentication import Auth0Authentication
 from auth0_drf.checks import check_rest_framework, check_settings
-from typing import Any
 
 #: A URLconf with no views (``ROOT_URLCONF=__name__``), so no view uses Auth0Authentication.
 urlpatterns: list = []
@@ -76,7 +77,8 @@ E003 = Error(
 
 
 @pytest.mark.parametrize(
-    "domain", ["https://example.eu.auth0.com", "example.eu.auth0.com/", "example.eu.auth0.com/api", "example.eu.auth0.com:443"]
+    "domain",
+    ["https://example.eu.auth0.com", "example.eu.auth0.com/", "example.eu.auth0.com/api", "example.eu.auth0.com:443"],
 )
 def test_e003_domain_with_a_scheme_path_or_port(domain):
     assert settings_errors(DOMAIN=domain, AUDIENCE="https://api.example.com") == [E003]
@@ -94,11 +96,11 @@ def test_e004_auth0_issuer_without_trailing_slash():
 
 def test_e005_plain_http_issuer_and_jwks_uri():
     errors = settings_errors(
-        ISSUER="http://login.example.com/", JWKS_URI="http://keys.example.com/jwks.json", AUDIENCE="https://api.example.com"
+        ISSUER="http://login.example.com/",
+        JWKS_URI="http://keys.example.com/jwks.json",
+        AUDIENCE="https://api.example.com",
     )
-    hint = (
-        "to an https:// URL: keys must be fetched over HTTPS (plain http:// is allowed only for loopback hosts, in local tests)."
-    )
+    hint = "to an https:// URL: keys must be fetched over HTTPS (plain http:// is allowed only for loopback hosts, in local tests)."
     assert errors == [
         Error(
             "AUTH0_DRF['ISSUER'] 'http://login.example.com/' is not an https:// URL.",
@@ -195,7 +197,11 @@ def test_e007_token_profile_must_name_a_registered_profile():
 def test_e007_settings_not_a_dict():
     with override_settings(AUTH0_DRF=["DOMAIN"]):
         assert check_settings() == [
-            Error("AUTH0_DRF must be a dict.", hint="Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.", id="auth0_drf.E007")
+            Error(
+                "AUTH0_DRF must be a dict.",
+                hint="Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.",
+                id="auth0_drf.E007",
+            )
         ]
 
 
@@ -244,7 +250,10 @@ def test_issuers_entries_are_checked():
     ]
     assert check_ids({**base, "ISSUERS": [{"ISSUER": "http://login.example.com/"}]}) == [
         ("auth0_drf.E005", "AUTH0_DRF['ISSUERS'][0]['ISSUER'] 'http://login.example.com/' is not an https:// URL."),
-        ("auth0_drf.E005", "AUTH0_DRF['ISSUERS'][0]['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' is not an https:// URL."),
+        (
+            "auth0_drf.E005",
+            "AUTH0_DRF['ISSUERS'][0]['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' is not an https:// URL.",
+        ),
     ]
 
 
@@ -264,7 +273,10 @@ def test_e010_dev_issuer_without_debug():
 
 
 def test_w001_authentication_class_used_nowhere():
-    assert rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=["rest_framework.authentication.SessionAuthentication"], EXCEPTION_HANDLER=HANDLER) == [
+    assert rest_warnings(
+        DEFAULT_AUTHENTICATION_CLASSES=["rest_framework.authentication.SessionAuthentication"],
+        EXCEPTION_HANDLER=HANDLER,
+    ) == [
         Warning(
             f"{AUTH} is not in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] and no view uses it.",
             hint="Add it (first) to DEFAULT_AUTHENTICATION_CLASSES, or to a view's authentication_classes.",
@@ -274,7 +286,10 @@ def test_w001_authentication_class_used_nowhere():
 
 
 def test_w001_not_raised_for_a_subclass_in_the_defaults():
-    assert rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=["tests.test_checks.MyAuthentication"], EXCEPTION_HANDLER=HANDLER) == []
+    assert (
+        rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=["tests.test_checks.MyAuthentication"], EXCEPTION_HANDLER=HANDLER)
+        == []
+    )
 
 
 def test_w001_not_raised_when_a_view_uses_it():

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from auth0_drf.models import Auth0Identity
 from rest_framework.request import Request
+
 from auth0_drf.authentication import Auth0Authentication
+from auth0_drf.models import Auth0Identity
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,9 @@ def test_request_auth_offers_claims_helpers(auth0_issuer, rf, settings):
         ("abc123@clients.evil", {}, False),
     ],
 )
-def test_machine_tokens_are_client_credentials_or_a_bare_client_id_at_clients(auth0_issuer, client_for, sub, claims, machine):
+def test_machine_tokens_are_client_credentials_or_a_bare_client_id_at_clients(
+    auth0_issuer, client_for, sub, claims, machine
+):
     body = client_for(auth0_issuer.token(sub=sub, claims=claims)).get("/api/claims").json()
     assert body["user"]["is_machine"] is machine
     assert body["user"]["stored_in_database"] is not machine

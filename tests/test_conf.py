@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from auth0_drf.checks import check_settings
 from auth0_drf.conf import DEFAULTS, SETTINGS, Auth0Settings, IssuerConfig, auth0_settings, derive_issuer
+
 from .helpers import issuer_entry
 
 GOOD = {"DOMAIN": "example.eu.auth0.com", "AUDIENCE": "https://api.example.com"}
@@ -172,8 +173,16 @@ def test_issuers_from_domain_and_inherited_audience(settings):
         "ISSUERS": [{"DOMAIN": "login.example.com"}, {"ISSUER": "https://other.example/", "AUDIENCE": ["x", "y"]}],
     }
     assert auth0_settings.issuers == (
-        IssuerConfig("https://tenant.eu.auth0.com/", ("https://api.example.test/",), "https://tenant.eu.auth0.com/.well-known/jwks.json"),
-        IssuerConfig("https://login.example.com/", ("https://api.example.test/",), "https://login.example.com/.well-known/jwks.json"),
+        IssuerConfig(
+            "https://tenant.eu.auth0.com/",
+            ("https://api.example.test/",),
+            "https://tenant.eu.auth0.com/.well-known/jwks.json",
+        ),
+        IssuerConfig(
+            "https://login.example.com/",
+            ("https://api.example.test/",),
+            "https://login.example.com/.well-known/jwks.json",
+        ),
         IssuerConfig("https://other.example/", ("x", "y"), "https://other.example/.well-known/jwks.json"),
     )
 

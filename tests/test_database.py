@@ -108,7 +108,9 @@ def test_migrating_gives_links_and_records_made_before_the_key_their_key(auth0_i
         for sub in subjects:
             OldIdentity.objects.create(issuer=auth0_issuer.issuer, subject=sub, user=existing)
         now = "2026-01-01T00:00:00Z"
-        OldRecord.objects.create(issuer=auth0_issuer.issuer, subject="auth0|existing", client_id="spa", first_seen=now, last_seen=now)
+        OldRecord.objects.create(
+            issuer=auth0_issuer.issuer, subject="auth0|existing", client_id="spa", first_seen=now, last_seen=now
+        )
     finally:
         migrate("auth0_drf", None)
     for identity in Auth0Identity.objects.all():

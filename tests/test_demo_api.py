@@ -43,9 +43,16 @@ def test_odd_bodies_are_client_errors(writer, name):
         assert 400 <= response.status_code < 500, response.content[:200]
 
 
-@pytest.mark.parametrize("pk", ["abc", "99999999999999999999999", "9223372036854775808", "-1", "0", "1.5", "%00", "%EF%BC%91"])
+@pytest.mark.parametrize(
+    "pk", ["abc", "99999999999999999999999", "9223372036854775808", "-1", "0", "1.5", "%00", "%EF%BC%91"]
+)
 def test_odd_ids_are_404(writer, pk):
-    for method, path in (("get", f"/api/messages/{pk}/"), ("delete", f"/api/messages/{pk}/"), ("post", f"/api/messages/{pk}/archive/"), ("patch", f"/api/messages/{pk}/")):
+    for method, path in (
+        ("get", f"/api/messages/{pk}/"),
+        ("delete", f"/api/messages/{pk}/"),
+        ("post", f"/api/messages/{pk}/archive/"),
+        ("patch", f"/api/messages/{pk}/"),
+    ):
         response = getattr(writer, method)(path, {"text": "x"}, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
 

@@ -46,7 +46,15 @@ def bound_token(issuer: Any, key: LocalKey, **kwargs: Any) -> str:
     return issuer.token(claims=claims, **kwargs)
 
 
-def send(token: str | None, proof: str | None = None, *, path: str = "/api/private", method: str = "get", scheme: str = "DPoP", **extra: Any) -> Any:
+def send(
+    token: str | None,
+    proof: str | None = None,
+    *,
+    path: str = "/api/private",
+    method: str = "get",
+    scheme: str = "DPoP",
+    **extra: Any,
+) -> Any:
     """Send ``token`` under ``scheme`` (DPoP unless told), with ``proof`` as the DPoP header."""
     if proof is not None:
         extra["HTTP_DPOP"] = proof
@@ -266,7 +274,11 @@ def test_a_bound_token_sent_as_bearer_is_rejected(settings, auth0_issuer, proof_
     response = send(token, dpop_proof(proof_key, url=URL, token=token), scheme="Bearer")
     assert response.status_code == 401
     assert response.json()["code"] == "dpop_binding_mismatch"
-    expected = 'Bearer realm="api", error="invalid_token"' if mode == "off" else f'DPoP realm="api", {ALGS}, error="invalid_token"'
+    expected = (
+        'Bearer realm="api", error="invalid_token"'
+        if mode == "off"
+        else f'DPoP realm="api", {ALGS}, error="invalid_token"'
+    )
     assert response["WWW-Authenticate"].startswith(expected)
 
 
@@ -337,7 +349,11 @@ def test_malformed_dpop_authorization_header_is_400(auth0_issuer, dpop_mode):
 
 def test_insufficient_scope_with_a_dpop_token_uses_the_dpop_scheme(auth0_issuer, dpop_mode, proof_key):
     token = bound_token(auth0_issuer, proof_key)
-    response = send(token, dpop_proof(proof_key, url="http://testserver/api/private-scoped", token=token), path="/api/private-scoped")
+    response = send(
+        token,
+        dpop_proof(proof_key, url="http://testserver/api/private-scoped", token=token),
+        path="/api/private-scoped",
+    )
     assert response.status_code == 403
     assert response["WWW-Authenticate"].startswith('DPoP realm="api", error="insufficient_scope"')
 
@@ -361,7 +377,10 @@ def test_a_shared_replay_cache_catches_replays_across_processes(settings, auth0_
 
 
 def test_a_broken_replay_cache_gives_503_not_a_pass(settings, auth0_issuer, proof_key):
-    settings.CACHES = {**settings.CACHES, "broken": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "no_such_table"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "broken": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "no_such_table"},
+    }
     settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed", DPOP_REPLAY_CACHE="broken")
     token = bound_token(auth0_issuer, proof_key)
     response = send(token, dpop_proof(proof_key, url=URL, token=token))

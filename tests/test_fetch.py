@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
-
-import pytest
-
-from auth0_drf.fetch import FetchError, fetch_json
-from auth0_drf.testing import LoopbackServer
+import ssl
 import threading
 import time
-from typing import Any
-from auth0_drf.fetch import MAX_PENDING_PER_HOST
-from .helpers import RawResponse, get, m2m_token, wait_until
-import ssl
+import zlib
 from pathlib import Path
+from typing import Any
+
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from auth0_drf.testing import LocalIssuer, json_response
-from .helpers import self_signed_certificate, slow_headers, timed
+
+from auth0_drf.fetch import MAX_PENDING_PER_HOST, FetchError, fetch_json
+from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
+
+from .helpers import RawResponse, get, m2m_token, self_signed_certificate, slow_headers, timed, wait_until
 from .hostile import assert_keys_unavailable
 
 JWKS = {"keys": [{"kty": "RSA", "kid": "k1", "n": "AQAB" * 80, "e": "AQAB"}]}
@@ -55,7 +53,9 @@ def test_a_compression_bomb_is_stopped_at_the_decoded_size_cap():
 @pytest.mark.django_db
 def test_a_gzipped_jwks_is_used_for_verification(auth0_issuer, client_for, settings):
     auth0_issuer.override = lambda path: (
-        200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, gzip.compress(json.dumps(auth0_issuer.jwks()).encode())
+        200,
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        gzip.compress(json.dumps(auth0_issuer.jwks()).encode()),
     )
     assert client_for(auth0_issuer.token()).get("/api/private").status_code == 200
 
@@ -220,7 +220,9 @@ def _self_signed_context(tmp_path: Path) -> ssl.SSLContext:
     cert = self_signed_certificate(key)
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context

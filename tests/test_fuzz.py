@@ -37,18 +37,77 @@ LEEWAY = 5
 MAX_LENGTH = 8192
 
 HEADER_NAMES = ["alg", "kid", "typ", "cty", "crit", "b64", "zip", "enc", "jku", "jwk", "x5u", "x5c", "x5t", "nonce"]
-CLAIM_NAMES = ["iss", "aud", "sub", "exp", "nbf", "iat", "scope", "permissions", "scp", "azp", "client_id", "gty", "jti", "cnf", "nonce", "https://auth0-drf-demo/state"]
+CLAIM_NAMES = [
+    "iss",
+    "aud",
+    "sub",
+    "exp",
+    "nbf",
+    "iat",
+    "scope",
+    "permissions",
+    "scp",
+    "azp",
+    "client_id",
+    "gty",
+    "jti",
+    "cnf",
+    "nonce",
+    "https://auth0-drf-demo/state",
+]
 
 
 def json_values(issuer: LocalIssuer) -> st.SearchStrategy[Any]:
     now = int(time.time())
     interesting = st.sampled_from(
-        [issuer.issuer, issuer.issuer.rstrip("/"), issuer.audience, [issuer.audience], [issuer.audience, "x"], "RS256", "none", "HS256",
-         "ES256", issuer.signing_key.kid, "JWT", "at+jwt", "application/at+jwt", "dpop+jwt", "read:messages", "auth0|fuzz", "x@clients",
-         "client-credentials", 0, -1, now, now + 3600, now - 3600, 10**20, 10**400, 1e308, -0.0, "", " ", "\u0000", "\uff41", [], {}]
+        [
+            issuer.issuer,
+            issuer.issuer.rstrip("/"),
+            issuer.audience,
+            [issuer.audience],
+            [issuer.audience, "x"],
+            "RS256",
+            "none",
+            "HS256",
+            "ES256",
+            issuer.signing_key.kid,
+            "JWT",
+            "at+jwt",
+            "application/at+jwt",
+            "dpop+jwt",
+            "read:messages",
+            "auth0|fuzz",
+            "x@clients",
+            "client-credentials",
+            0,
+            -1,
+            now,
+            now + 3600,
+            now - 3600,
+            10**20,
+            10**400,
+            1e308,
+            -0.0,
+            "",
+            " ",
+            "\u0000",
+            "\uff41",
+            [],
+            {},
+        ]
     )
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=24)
-    values = st.recursive(scalars | interesting, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | st.text(max_size=24)
+    )
+    values = st.recursive(
+        scalars | interesting,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
     return values
 
 
@@ -117,13 +176,23 @@ def is_valid(header: dict[str, Any], payload: dict[str, Any], issuer: LocalIssue
     if issuer.audience not in audiences:
         return False
     sub = payload.get("sub")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > 255 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in sub):
+    if (
+        not isinstance(sub, str)
+        or not sub.strip()
+        or len(sub) > 255
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in sub)
+    ):
         return False
     if "scope" in payload and not isinstance(payload["scope"], str):
         return False
-    if "permissions" in payload and not (isinstance(payload["permissions"], list) and all(isinstance(p, str) for p in payload["permissions"])):
+    if "permissions" in payload and not (
+        isinstance(payload["permissions"], list) and all(isinstance(p, str) for p in payload["permissions"])
+    ):
         return False
-    if "scp" in payload and not (isinstance(payload["scp"], str) or (isinstance(payload["scp"], list) and all(isinstance(p, str) for p in payload["scp"]))):
+    if "scp" in payload and not (
+        isinstance(payload["scp"], str)
+        or (isinstance(payload["scp"], list) and all(isinstance(p, str) for p in payload["scp"]))
+    ):
         return False
     if any(name in payload and not isinstance(payload[name], str) for name in ("azp", "client_id", "gty", "jti")):
         return False
@@ -143,7 +212,12 @@ def check_rejected_or_ok(response: Any, may_pass: bool) -> None:
         assert may_pass, "a token that is not genuinely valid was accepted"
         return
     assert response.status_code in (400, 401), response.content[:300]
-    assert_rejected(response, status=response.status_code, code=None, error="invalid_request" if response.status_code == 400 else "invalid_token")
+    assert_rejected(
+        response,
+        status=response.status_code,
+        code=None,
+        error="invalid_request" if response.status_code == 400 else "invalid_token",
+    )
 
 
 def segments(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -203,7 +277,11 @@ def test_edits_and_truncations_never_pass(base, data):
 def test_resigned_claim_and_header_replacements_match_the_oracle(base, data):
     issuer, token = base
     header, payload, _ = segments(token)
-    header = apply(header, data.draw(operations(HEADER_NAMES, issuer), label="header ops")) if data.draw(st.booleans()) else header
+    header = (
+        apply(header, data.draw(operations(HEADER_NAMES, issuer), label="header ops"))
+        if data.draw(st.booleans())
+        else header
+    )
     payload = apply(payload, data.draw(operations(CLAIM_NAMES, issuer), label="payload ops"))
     now = time.time()
     assume(not clock_sensitive(payload, now))
@@ -238,7 +316,9 @@ def test_arbitrary_authorization_values_never_pass(base, value):
 def raw_literals() -> st.SearchStrategy[str]:
     """JSON text for one value, including what json.dumps never writes: 1e400, lone surrogates, deep nests."""
     numbers = st.from_regex(r"-?(0|[1-9][0-9]{0,400})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,4})?", fullmatch=True)
-    pieces = st.sampled_from(["a", "\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", '\\"', "\\\\", "\\n", "\u00e9", "\\u00e9"])
+    pieces = st.sampled_from(
+        ["a", "\\ud800", "\\udfff", "\\ud83d\\ude00", "\\u0000", '\\"', "\\\\", "\\n", "\u00e9", "\\u00e9"]
+    )
     strings = st.lists(pieces, max_size=6).map(lambda parts: '"' + "".join(parts) + '"')
     nests = st.integers(0, 100).map(lambda depth: "[" * depth + "]" * depth)
     return numbers | strings | nests

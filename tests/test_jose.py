@@ -16,11 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auth0_drf.errors import NotAJWT
-from auth0_drf.jose import b64url_decode, b64url_encode, decode_segment
+from auth0_drf.jose import MAX_NUMERIC_DATE, b64url_decode, b64url_encode, decode_segment, is_number
 
-from .hostile import b64
 from .helpers import get_as
-from auth0_drf.jose import MAX_NUMERIC_DATE, is_number
+from .hostile import b64
 
 B64URL = re.compile(r"[A-Za-z0-9_-]+")
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= .\n\t\x00é!"
@@ -63,7 +62,18 @@ def test_json_with_or_without_whitespace_decodes_like_json_loads(text):
 
 @pytest.mark.parametrize(
     "text",
-    ['{"a": 1} x', '{"a": 1}{"b": 2}', '{"a": 1, "a": 2}', '{"a": NaN}', '{"a": Infinity}', "[1]", '"s"', "", " ", "{" * 100000],
+    [
+        '{"a": 1} x',
+        '{"a": 1}{"b": 2}',
+        '{"a": 1, "a": 2}',
+        '{"a": NaN}',
+        '{"a": Infinity}',
+        "[1]",
+        '"s"',
+        "",
+        " ",
+        "{" * 100000,
+    ],
 )
 def test_json_that_is_not_one_strict_object_is_rejected(text):
     with pytest.raises(NotAJWT):
@@ -132,6 +142,8 @@ def test_lone_surrogates_in_any_claim_are_refused(auth0_issuer, bad):
 @pytest.mark.django_db
 def test_escaped_surrogate_pairs_are_ordinary_text(auth0_issuer):
     # LocalKey signs with json.dumps' ASCII escapes, so the emoji travels as \ud83d\ude00.
-    response = get_as(auth0_issuer, "/api/claims", claims={"https://example.test/mood": "\U0001f600", "sub": "auth0|\U0001f600"})
+    response = get_as(
+        auth0_issuer, "/api/claims", claims={"https://example.test/mood": "\U0001f600", "sub": "auth0|\U0001f600"}
+    )
     assert response.status_code == 200
     assert response.json()["claims"]["https://example.test/mood"] == "\U0001f600"

@@ -10,25 +10,25 @@ pass; deadlines are checked with a generous bound around one request (never a mi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 
 from auth0_drf.signing import LocalKey, access_token_claims
 from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
-
-from .helpers import free_port, get, m2m_token, run_together, slow_headers, timed
-from .hostile import assert_keys_unavailable, assert_rejected
-import threading
 from auth0_drf.tokens import get_verifier
-from .helpers import DISCOVERY_PATH, Clock
-import logging
+
+from .helpers import DISCOVERY_PATH, Clock, free_port, get, m2m_token, run_together, slow_headers, timed
+from .hostile import assert_keys_unavailable, assert_rejected
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,20 +54,29 @@ def offline_demo_env(tmp_path: Path) -> dict[str, str]:
 def test_checks_migrations_and_wsgi_start_without_the_issuer(tmp_path):
     env = offline_demo_env(tmp_path)
     for command in (["check"], ["migrate", "--verbosity", "0"], ["check", "--database", "default"]):
-        result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, result.stderr
     script = "from demo_project.wsgi import application; print(type(application).__name__)"
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "WSGIHandler" in result.stdout, result.stderr
 
 
 def test_the_demo_server_starts_and_answers_while_the_issuer_is_unreachable(tmp_path):
     port = free_port()
     env = {**offline_demo_env(tmp_path), "AUTH0_DRF_LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         import requests
@@ -81,8 +90,12 @@ def test_the_demo_server_starts_and_answers_while_the_issuer_is_unreachable(tmp_
                 time.sleep(0.05)
         assert public is not None and public.status_code == 200
         # A token for the unreachable tenant: the keys cannot be fetched, so 503, not 500.
-        token = LocalKey.generate().sign(access_token_claims(issuer="https://tenant.invalid/", audience="https://api.example.test/"))
-        private = requests.get(f"http://127.0.0.1:{port}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        token = LocalKey.generate().sign(
+            access_token_claims(issuer="https://tenant.invalid/", audience="https://api.example.test/")
+        )
+        private = requests.get(
+            f"http://127.0.0.1:{port}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
         assert private.status_code == 503 and private.json()["code"] == "jwks_unavailable"
     finally:
         server.terminate()
@@ -223,7 +236,9 @@ def test_jwks_down_from_the_start_is_503_and_recovers_without_restart(auth0_issu
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("bad_jwks", [{"keys": []}, {"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}, {"keys": "none"}, {}])
+@pytest.mark.parametrize(
+    "bad_jwks", [{"keys": []}, {"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}, {"keys": "none"}, {}]
+)
 def test_refresh_returning_no_usable_keys_keeps_cached_keys(auth0_issuer, client_for, settings, bad_jwks):
     settings.AUTH0_DRF = auth0_issuer.settings(JWKS_CACHE_TTL=0, JWKS_MIN_TTL=0, JWKS_REFETCH_COOLDOWN=0)
     assert client_for(auth0_issuer.token()).get("/api/private").status_code == 200
@@ -277,13 +292,24 @@ def test_garbage_on_refresh_keeps_the_good_keys(auth0_issuer, settings, clock, n
 
 @pytest.mark.parametrize("status", [204, 304, 400, 401, 403, 404, 410, 429, 500, 502, 503, 504])
 def test_error_statuses_are_503_at_startup(auth0_issuer, status):
-    auth0_issuer.override = lambda path: (status, {"Content-Type": "application/json"}, json.dumps(auth0_issuer.jwks()).encode())
+    auth0_issuer.override = lambda path: (
+        status,
+        {"Content-Type": "application/json"},
+        json.dumps(auth0_issuer.jwks()).encode(),
+    )
     assert_keys_unavailable(get(m2m_token(auth0_issuer)))
 
 
 @pytest.mark.parametrize(
     "keys",
-    [[], [None], [1, "x", [], {}], [{"kty": "RSA"}], [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}], [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]],
+    [
+        [],
+        [None],
+        [1, "x", [], {}],
+        [{"kty": "RSA"}],
+        [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}],
+        [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}],
+    ],
     ids=["empty", "null", "junk", "rsa-no-members", "rsa-tiny", "ec-off-curve"],
 )
 def test_key_sets_without_a_usable_key_are_an_outage(auth0_issuer, keys):
@@ -340,7 +366,9 @@ def test_bad_signature_flood_fetches_at_most_once_per_cooldown(auth0_issuer, set
     forger = LocalKey(LocalKey.generate().private_key, kid=auth0_issuer.signing_key.kid)
     for round_ in range(3):
         for i in range(40):
-            assert_rejected(get(m2m_token(auth0_issuer, key=forger, claims={"n": f"{round_}-{i}"})), code="invalid_signature")
+            assert_rejected(
+                get(m2m_token(auth0_issuer, key=forger, claims={"n": f"{round_}-{i}"})), code="invalid_signature"
+            )
             clock.advance(0.5)
         assert auth0_issuer.jwks_hits() <= 2 + round_
         clock.advance(15)
@@ -517,8 +545,12 @@ def test_discovery_finds_the_jwks(settings, issuer_a):
 def test_discovery_follows_jwks_uri_to_another_host(settings, issuer_a):
     with LoopbackServer() as keys_host:
         keys_host.routes["/keys"] = json_response(issuer_a.jwks())
-        issuer_a.routes[DISCOVERY_PATH] = json_response({"issuer": issuer_a.issuer, "jwks_uri": keys_host.url + "/keys"})
-        settings.AUTH0_DRF = {"ISSUERS": [{"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True}]}
+        issuer_a.routes[DISCOVERY_PATH] = json_response(
+            {"issuer": issuer_a.issuer, "jwks_uri": keys_host.url + "/keys"}
+        )
+        settings.AUTH0_DRF = {
+            "ISSUERS": [{"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True}]
+        }
         assert get(issuer_a.token()).status_code == 200
         assert keys_host.hits("/keys") == 1
     assert issuer_a.jwks_hits() == 0
@@ -551,7 +583,12 @@ def test_a_bad_discovery_document_is_refused(settings, issuer_a, document):
 
 @pytest.mark.django_db
 def test_a_failed_discovery_is_retried_after_the_cooldown(settings, issuer_a):
-    settings.AUTH0_DRF = {"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True, "JWKS_REFETCH_COOLDOWN": 0}
+    settings.AUTH0_DRF = {
+        "ISSUER": issuer_a.issuer,
+        "AUDIENCE": issuer_a.audience,
+        "DISCOVERY": True,
+        "JWKS_REFETCH_COOLDOWN": 0,
+    }
     issuer_a.override = lambda path: (500, {}, b"down") if path == DISCOVERY_PATH else None
     assert_rejected(get(issuer_a.token()), status=503, code="jwks_unavailable", error=None)
     issuer_a.override = None
@@ -561,7 +598,12 @@ def test_a_failed_discovery_is_retried_after_the_cooldown(settings, issuer_a):
 
 @pytest.mark.django_db
 def test_a_failed_discovery_is_not_retried_during_the_cooldown(settings, issuer_a):
-    settings.AUTH0_DRF = {"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True, "JWKS_REFETCH_COOLDOWN": 60}
+    settings.AUTH0_DRF = {
+        "ISSUER": issuer_a.issuer,
+        "AUDIENCE": issuer_a.audience,
+        "DISCOVERY": True,
+        "JWKS_REFETCH_COOLDOWN": 60,
+    }
     issuer_a.override = lambda path: (500, {}, b"down") if path == DISCOVERY_PATH else None
     for _ in range(5):
         assert_rejected(get(issuer_a.token()), status=503, code="jwks_unavailable", error=None)
@@ -570,7 +612,12 @@ def test_a_failed_discovery_is_not_retried_during_the_cooldown(settings, issuer_
 
 @pytest.mark.django_db
 def test_a_moved_jwks_is_found_again_through_discovery(settings, issuer_a):
-    settings.AUTH0_DRF = {"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True, "JWKS_REFETCH_COOLDOWN": 0}
+    settings.AUTH0_DRF = {
+        "ISSUER": issuer_a.issuer,
+        "AUDIENCE": issuer_a.audience,
+        "DISCOVERY": True,
+        "JWKS_REFETCH_COOLDOWN": 0,
+    }
     assert get(issuer_a.token()).status_code == 200
     with LoopbackServer() as new_home:
         # The provider moves its keys and rotates: the old jwks_uri is gone.
@@ -584,8 +631,13 @@ def test_a_moved_jwks_is_found_again_through_discovery(settings, issuer_a):
 
 @pytest.mark.django_db
 def test_the_discovery_document_is_cached_for_jwks_max_ttl(settings, issuer_a):
-    settings.AUTH0_DRF = {"ISSUER": issuer_a.issuer, "AUDIENCE": issuer_a.audience, "DISCOVERY": True,
-                          "JWKS_CACHE_TTL": 600, "JWKS_MAX_TTL": 3600}
+    settings.AUTH0_DRF = {
+        "ISSUER": issuer_a.issuer,
+        "AUDIENCE": issuer_a.audience,
+        "DISCOVERY": True,
+        "JWKS_CACHE_TTL": 600,
+        "JWKS_MAX_TTL": 3600,
+    }
     clock = Clock()
     get_verifier().jwks[issuer_a.issuer].timer = clock
     assert get(issuer_a.token(sub="auth0|1")).status_code == 200
@@ -607,9 +659,13 @@ def _deep_junk_beside(good: dict, levels: int = 960) -> bytes:
 
 
 ODD_ANSWERS: dict[str, Callable[[LocalIssuer], Any]] = {
-    "max-age-of-thousands-of-digits": lambda issuer: json_response(issuer.jwks(), **{"Cache-Control": "max-age=" + "9" * 5000}),
+    "max-age-of-thousands-of-digits": lambda issuer: json_response(
+        issuer.jwks(), **{"Cache-Control": "max-age=" + "9" * 5000}
+    ),
     "junk-nested-1000-levels-beside-a-good-key": lambda issuer: (
-        200, {"Content-Type": "application/json"}, _deep_junk_beside(issuer.signing_key.public_jwk())
+        200,
+        {"Content-Type": "application/json"},
+        _deep_junk_beside(issuer.signing_key.public_jwk()),
     ),
 }
 
@@ -647,7 +703,9 @@ def test_a_discovered_jwks_uri_that_is_not_a_url_is_503_at_startup(auth0_issuer,
 
 
 def test_a_rediscovered_jwks_uri_that_is_not_a_url_keeps_the_cached_keys(auth0_issuer, settings, clock):
-    settings.AUTH0_DRF = auth0_issuer.settings(JWKS_URI=None, DISCOVERY=True, JWKS_CACHE_TTL=60, JWKS_REFETCH_COOLDOWN=10)
+    settings.AUTH0_DRF = auth0_issuer.settings(
+        JWKS_URI=None, DISCOVERY=True, JWKS_CACHE_TTL=60, JWKS_REFETCH_COOLDOWN=10
+    )
     assert get(m2m_token(auth0_issuer)).status_code == 200
     # The remembered jwks_uri stops answering, and discovery now names something unparseable.
     auth0_issuer.routes[auth0_issuer.JWKS_PATH] = (503, {}, b"")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from auth0_drf.fetch import FetchError
 from auth0_drf.keys import checked_keys, parse_jwk, thumbprint
 from auth0_drf.signing import LocalKey
-from typing import Any
 from auth0_drf.testing import LocalIssuer, json_response
-from .helpers import get
-from .hostile import as_segment, assert_rejected, b64
-from cryptography.hazmat.primitives.asymmetric import ec
-from .helpers import m2m_token
 
+from .helpers import get, m2m_token
+from .hostile import as_segment, assert_rejected, b64
 
 # --- reading JWKS documents ---------------------------------------------------------------------
 

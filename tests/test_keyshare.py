@@ -9,7 +9,10 @@ wall clock that dates shared copies across processes (``JWKSCache.wall_clock``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import caches
@@ -17,14 +20,11 @@ from django.test import override_settings
 
 from auth0_drf.exceptions import KeysUnavailable, UnknownKey
 from auth0_drf.jwks import JWKSCache
+from auth0_drf.keyshare import fetching_key
 from auth0_drf.testing import LocalIssuer
 from auth0_drf.tokens import build_verifier
 
-from .helpers import m2m_token
-import threading
-import time
-from auth0_drf.keyshare import fetching_key
-from .helpers import run_together
+from .helpers import m2m_token, run_together
 
 SHARED_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
@@ -33,7 +33,9 @@ SHARED_CACHES = {
 
 
 @pytest.fixture
-def shared(auth0_issuer: LocalIssuer, settings: Any, clock: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+def shared(
+    auth0_issuer: LocalIssuer, settings: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., None]]:
     """Point auth0_drf at an empty shared cache; return a function that changes the settings."""
     monkeypatch.setattr(JWKSCache, "wall_clock", staticmethod(clock))
     with override_settings(CACHES=SHARED_CACHES):
@@ -69,7 +71,9 @@ def test_a_key_removed_upstream_stops_working_one_lifetime_after_the_shared_fetc
     assert auth0_issuer.jwks_hits() >= 2  # refreshed from the issuer (and refetched once for the kid)
 
 
-def test_cached_keys_from_a_shared_copy_outlive_an_outage_only_up_to_max_staleness_from_its_fetch(auth0_issuer, shared, clock):
+def test_cached_keys_from_a_shared_copy_outlive_an_outage_only_up_to_max_staleness_from_its_fetch(
+    auth0_issuer, shared, clock
+):
     shared(JWKS_CACHE_TTL=60, JWKS_MAX_STALENESS=100)
     worker_a, worker_b = build_verifier(), build_verifier()
     worker_a.verify(m2m_token(auth0_issuer))  # fetched at t=0 and shared
@@ -131,9 +135,15 @@ GARBLED: dict[str, Callable[[LocalIssuer, float], Any]] = {
     "no-data": lambda issuer, now: {"fetched": now, "max_age": None},
     "data-text": lambda issuer, now: {"data": "keys", "fetched": now, "max_age": None},
     "keys-not-a-list": lambda issuer, now: {"data": {"keys": "[]"}, "fetched": now, "max_age": None},
-    "no-usable-key": lambda issuer, now: {"data": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}, "fetched": now, "max_age": None},
+    "no-usable-key": lambda issuer, now: {
+        "data": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]},
+        "fetched": now,
+        "max_age": None,
+    },
     "deep-junk-beside-a-good-key": lambda issuer, now: {
-        "data": {"keys": [issuer.signing_key.public_jwk(), _deep(100)]}, "fetched": now, "max_age": None
+        "data": {"keys": [issuer.signing_key.public_jwk(), _deep(100)]},
+        "fetched": now,
+        "max_age": None,
     },
     "no-fetch-time": lambda issuer, now: {"data": issuer.jwks(), "max_age": None},
     "fetch-time-text": lambda issuer, now: {"data": issuer.jwks(), "fetched": "now", "max_age": None},
@@ -153,7 +163,9 @@ def test_a_garbled_shared_entry_is_ignored_and_the_keys_fetched(auth0_issuer, sh
 
 
 @pytest.mark.parametrize("name", sorted(GARBLED))
-def test_a_garbled_shared_entry_on_a_scheduled_refresh_is_ignored_and_the_keys_fetched(auth0_issuer, shared, clock, name):
+def test_a_garbled_shared_entry_on_a_scheduled_refresh_is_ignored_and_the_keys_fetched(
+    auth0_issuer, shared, clock, name
+):
     worker = build_verifier()
     worker.verify(m2m_token(auth0_issuer))
     clock.advance(61)

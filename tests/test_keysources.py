@@ -104,8 +104,17 @@ def test_the_development_key_is_registered_while_dev_issuer_is_on_and_only_then(
 PACKAGE = Path(auth0_drf.__file__).parent
 #: The tools: they may use the development issuer, the test helpers and local signing keys.
 TOOLS = {
-    "apps", "checks", "dev_issuer", "dev_urls", "diagnosis", "inspect", "openapi", "admin", "pytest_plugin",
-    "signing", "testing",
+    "apps",
+    "checks",
+    "dev_issuer",
+    "dev_urls",
+    "diagnosis",
+    "inspect",
+    "openapi",
+    "admin",
+    "pytest_plugin",
+    "signing",
+    "testing",
 }
 TOOL_MODULES = {"dev_issuer", "signing", "testing"}
 

@@ -168,7 +168,10 @@ def test_view_without_required_scopes_is_denied(call):
 EVERY_SCOPE = "read:things write:things read:messages write:messages audit admin"
 
 
-@pytest.mark.parametrize(("url", "view_name"), [*EMPTY_REQUIREMENTS.items(), ("empty/function", "bare_function"), ("undeclared", "Undeclared")])
+@pytest.mark.parametrize(
+    ("url", "view_name"),
+    [*EMPTY_REQUIREMENTS.items(), ("empty/function", "bare_function"), ("undeclared", "Undeclared")],
+)
 def test_a_permission_naming_no_scopes_refuses_every_token_and_warns_naming_the_view(call, caplog, url, view_name):
     if not isinstance(view_name, str):
         view_name = view_name.__name__

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import pytest
-from typing import Any
+from typing import Any, get_args
+
 import jwt
-from auth0_drf.testing import LocalIssuer
-from auth0_drf.tokens import get_verifier
-from .helpers import get
-from .hostile import assert_rejected, signed_token
-from typing import get_args
+import pytest
 from django.core.exceptions import ImproperlyConfigured
+
 from auth0_drf.conf import Auth0Settings
 from auth0_drf.conf import TokenProfile as ProfileName
 from auth0_drf.errors import MissingClaim, WrongTokenType
 from auth0_drf.profiles import PROFILES, TokenProfile
-from .helpers import verifier_like_the_settings
+from auth0_drf.testing import LocalIssuer
+from auth0_drf.tokens import get_verifier
 
+from .helpers import get, verifier_like_the_settings
+from .hostile import assert_rejected, signed_token
 
 # --- the registry ---------------------------------------------------------------------------------
 
 
 def test_a_profile_is_one_registry_entry_the_verifier_follows(auth0_issuer):
     assert set(PROFILES) == {"any", "rfc9068"}
-    strict = TokenProfile("strict", "Strict access tokens", frozenset({"at+jwt"}), requires_typ=True,
-                          required_claims=("azp",))
+    strict = TokenProfile(
+        "strict", "Strict access tokens", frozenset({"at+jwt"}), requires_typ=True, required_claims=("azp",)
+    )
     verifier = verifier_like_the_settings(profile=strict)
     assert verifier.verify(auth0_issuer.token(headers={"typ": "at+jwt"}))["azp"]
     with pytest.raises(WrongTokenType, match="^Strict access tokens must have typ 'at\\+jwt'.$"):
@@ -105,8 +106,21 @@ def test_strict_rfc9068_rejects_a_token_without_typ(auth0_issuer, settings):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "typ",
-    ["logout+jwt", "application/logout+jwt", "secevent+jwt", "dpop+jwt", "id_token+jwt", "token-introspection+jwt",
-     "oauth-authz-req+jwt", "JOSE", "JOSE+JSON", "", "at+jwt ", 123, None],
+    [
+        "logout+jwt",
+        "application/logout+jwt",
+        "secevent+jwt",
+        "dpop+jwt",
+        "id_token+jwt",
+        "token-introspection+jwt",
+        "oauth-authz-req+jwt",
+        "JOSE",
+        "JOSE+JSON",
+        "",
+        "at+jwt ",
+        123,
+        None,
+    ],
 )
 def test_other_kinds_of_jwt_are_rejected(auth0_issuer, typ):
     header = {"typ": typ} if typ is not None else {"typ": ["at+jwt"]}

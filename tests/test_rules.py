@@ -14,12 +14,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
+from auth0_drf.checks import check_settings
 from auth0_drf.permissions import HasScope
 from auth0_drf.rules import ClaimEquals, ClaimIncludes, ClaimPredicate, MaxTokenAge, load_rule
 
-from .helpers import bearer_client, get_as, rejection_records
-from auth0_drf.checks import check_settings
-from .helpers import get, m2m_token
+from .helpers import bearer_client, get, get_as, m2m_token, rejection_records
 from .hostile import assert_rejected
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_rules")]
@@ -83,7 +82,9 @@ def test_claim_equals(auth0_issuer):
     assert_rule_failed(get_as(auth0_issuer, "/tenant", claims={TENANT: ["acme"]}), f"ClaimEquals({TENANT!r}, 'acme')")
 
 
-@pytest.mark.parametrize(("value", "ok"), [(1, True), (1.0, True), (True, False), ("1", False), ([1], False), (None, False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [(1, True), (1.0, True), (True, False), ("1", False), ([1], False), (None, False)]
+)
 def test_claim_equals_compares_types(auth0_issuer, value, ok):
     response = get_as(auth0_issuer, "/flag", claims={"https://x.example/flag": value})
     assert (response.status_code == 200) is ok
@@ -166,7 +167,9 @@ def test_rules_compose_with_scopes(auth0_issuer):
     missing_scope = get_as(auth0_issuer, "/tenant-and-scope", claims={TENANT: "acme"})
     assert (missing_scope.status_code, missing_scope.json()["code"]) == (403, "insufficient_scope")
     # Composed with &, DRF drops the rule's own message: the exception handler names the rule.
-    assert_rule_failed(get_as(auth0_issuer, "/tenant-and-scope", scope="read:messages"), f"ClaimEquals({TENANT!r}, 'acme')")
+    assert_rule_failed(
+        get_as(auth0_issuer, "/tenant-and-scope", scope="read:messages"), f"ClaimEquals({TENANT!r}, 'acme')"
+    )
 
 
 def test_rules_compose_with_or_and_not(auth0_issuer):
@@ -229,7 +232,9 @@ TenantIsAcme = ClaimEquals(TENANT, "acme")
 def test_global_rules_apply_to_every_view(settings, auth0_issuer):
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme, ClaimIncludes(ROLES, "user")])
     assert get_as(auth0_issuer, "/plain", claims={TENANT: "acme", ROLES: ["user"]}).status_code == 200
-    assert_rule_failed(get_as(auth0_issuer, "/plain", claims={TENANT: "evil", ROLES: ["user"]}), f"ClaimEquals({TENANT!r}, 'acme')")
+    assert_rule_failed(
+        get_as(auth0_issuer, "/plain", claims={TENANT: "evil", ROLES: ["user"]}), f"ClaimEquals({TENANT!r}, 'acme')"
+    )
     assert_rule_failed(get_as(auth0_issuer, "/plain", claims={TENANT: "acme"}), f"ClaimIncludes({ROLES!r}, 'user')")
 
 
@@ -267,7 +272,11 @@ def test_entries_that_are_not_rules_are_refused(entry):
 
 
 def test_claim_rules_setting_is_checked(settings):
-    settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": [TenantIsAcme, "tests.test_rules.TenantIsAcme"]}
+    settings.AUTH0_DRF = {
+        "DOMAIN": "t.auth0.com",
+        "AUDIENCE": "a",
+        "CLAIM_RULES": [TenantIsAcme, "tests.test_rules.TenantIsAcme"],
+    }
     assert check_settings() == []
     settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": ["no.such.Rule", IsAuthenticated]}
     errors = check_settings()

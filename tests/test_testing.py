@@ -75,7 +75,9 @@ def test_local_issuer_serves_its_jwks_over_loopback(auth0_issuer):
 def test_pyjwt_cannot_decode_our_rejections_differently(auth0_issuer):
     # Sanity check on the fixture itself: its tokens are valid for a standard library too.
     token = auth0_issuer.token()
-    claims = jwt.decode(token, auth0_issuer.signing_key.public_key, algorithms=["RS256"], audience=auth0_issuer.audience)
+    claims = jwt.decode(
+        token, auth0_issuer.signing_key.public_key, algorithms=["RS256"], audience=auth0_issuer.audience
+    )
     assert claims["iss"] == auth0_issuer.issuer
 
 
@@ -216,9 +218,24 @@ def test_pytest_does_not_take_test_issuer_for_a_test_class(tmp_path):
     )
     worktree = str(Path(__file__).resolve().parent.parent)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:django", "-p", "no:cacheprovider",
-         "-W", "error::pytest.PytestCollectionWarning", str(tmp_path)],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": worktree}, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:django",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error::pytest.PytestCollectionWarning",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": worktree},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout

@@ -6,6 +6,7 @@ rejection matrix (test_rejections.py); the keys behind the verifier in test_jwks
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -15,18 +16,13 @@ import pytest
 from auth0_drf.diagnosis import diagnose
 from auth0_drf.errors import InvalidClaim, MissingClaim, TokenTooOld
 from auth0_drf.rules import MaxTokenAge
+from auth0_drf.signing import LocalKey
+from auth0_drf.testing import LocalIssuer, LoopbackServer, json_response
 from auth0_drf.tokens import TokenVerifier, get_verifier
 from auth0_drf.validators import ClaimContext, check_token_age
 
-from .helpers import verifier_like_the_settings
-from auth0_drf.testing import LoopbackServer
-from .helpers import get, m2m_token
-from .hostile import assert_rejected
-from auth0_drf.signing import LocalKey
-from auth0_drf.testing import LocalIssuer, json_response
-from .helpers import DISCOVERY_PATH, issuer_entry
-from .hostile import b64, signed_token
-import json
+from .helpers import DISCOVERY_PATH, get, issuer_entry, m2m_token, verifier_like_the_settings
+from .hostile import assert_rejected, b64, signed_token
 
 TENANT = "https://app.example/tenant"
 
@@ -256,7 +252,9 @@ def test_an_untrusted_iss_never_causes_a_fetch(two_issuers):
     a, _ = two_issuers
     with LoopbackServer() as attacker:
         attacker.routes["/.well-known/jwks.json"] = json_response({"keys": [a.signing_key.public_jwk()]})
-        attacker.routes[DISCOVERY_PATH] = json_response({"issuer": attacker.url + "/", "jwks_uri": attacker.url + "/.well-known/jwks.json"})
+        attacker.routes[DISCOVERY_PATH] = json_response(
+            {"issuer": attacker.url + "/", "jwks_uri": attacker.url + "/.well-known/jwks.json"}
+        )
         for iss in (attacker.url + "/", attacker.url, a.issuer.rstrip("/"), a.issuer.upper(), a.issuer + "x"):
             response = get(a.token(issuer=iss))
             assert_rejected(response, code="invalid_issuer")

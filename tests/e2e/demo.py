@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from ..helpers import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Variables that could configure the demo behind the test's back: they are never inherited.
@@ -33,8 +33,13 @@ def migrated_database(path: Path) -> None:
         atexit.register(shutil.rmtree, folder, True)
         template = Path(folder) / "template.sqlite3"
         # DEBUG on, nothing configured: the development issuer keeps the system checks quiet.
-        migrated = manage(demo_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{template}"),
-                          "migrate", "--noinput", "--verbosity", "0")
+        migrated = manage(
+            demo_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{template}"),
+            "migrate",
+            "--noinput",
+            "--verbosity",
+            "0",
+        )
         assert migrated.returncode == 0, migrated.stderr
         _template = template
     shutil.copyfile(_template, path)
@@ -54,7 +59,11 @@ def manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.C
     """Run ``manage.py`` with ``args`` and return the finished process (never raises on failure)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -94,7 +103,10 @@ class DemoServer:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so teardown kills any children too
         )
         give_up = time.monotonic() + deadline

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..hostile import assert_rejected
+from tests.hostile import assert_rejected
+
 from .conftest import AUDIENCE, start_demo
 from .demo import DemoServer, manage
 from .provider import OpenIDProvider
@@ -35,8 +36,13 @@ def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_a_tenant_style_token_is_accepted(demo, provider):
-    token = provider.access_token(iss=ISSUER, sub="auth0|64a1b2c3", aud=[AUDIENCE, f"https://{DOMAIN}/userinfo"],
-                                  scope="openid profile read:messages", permissions=["read:messages"])
+    token = provider.access_token(
+        iss=ISSUER,
+        sub="auth0|64a1b2c3",
+        aud=[AUDIENCE, f"https://{DOMAIN}/userinfo"],
+        scope="openid profile read:messages",
+        permissions=["read:messages"],
+    )
     response = demo.get("/api/claims", token)
     assert response.status_code == 200, response.text
     assert response.json()["claims"]["iss"] == ISSUER

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..hostile import assert_rejected
+from tests.hostile import assert_rejected
+
 from .conftest import AUDIENCE, start_demo
 from .demo import DemoServer
 from .provider import DISCOVERY_PATH, OpenIDProvider

@@ -38,14 +38,23 @@ class Client:
     def __init__(self) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         numbers = self.key.public_key().public_numbers()
-        self.jwk = {"crv": "P-256", "kty": "EC", "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big"))}
+        self.jwk = {
+            "crv": "P-256",
+            "kty": "EC",
+            "x": b64url(numbers.x.to_bytes(32, "big")),
+            "y": b64url(numbers.y.to_bytes(32, "big")),
+        }
         # RFC 7638 thumbprint: the required members, sorted, no whitespace.
         self.jkt = b64url(hashlib.sha256(json.dumps(self.jwk, sort_keys=True, separators=(",", ":")).encode()).digest())
 
     def proof(self, method: str, url: str, token: str, **overrides) -> str:
         payload = {
-            "jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time()),
-            "ath": b64url(hashlib.sha256(token.encode()).digest()), **overrides,
+            "jti": uuid.uuid4().hex,
+            "htm": method,
+            "htu": url,
+            "iat": int(time.time()),
+            "ath": b64url(hashlib.sha256(token.encode()).digest()),
+            **overrides,
         }
         return jwt.encode(payload, self.key, "ES256", headers={"typ": "dpop+jwt", "jwk": self.jwk})
 

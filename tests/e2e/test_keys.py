@@ -11,7 +11,8 @@ import uuid
 
 import jwt
 
-from ..hostile import assert_rejected
+from tests.hostile import assert_rejected
+
 from .provider import ProviderKey
 
 
