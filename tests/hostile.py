@@ -1,9 +1,9 @@
 """Shared tools for hostile tests: craft tokens byte by byte, send them, and check every rejection the same way.
 
 ``assert_rejected`` is the one definition of a correct rejection, through DRF's test client or, end
-to end, over real HTTP: the expected status (never a 500), a JSON body, exactly one RFC 6750 challenge with ``realm`` and ``error`` at most once and only the
-characters RFC 6750 allows, the JSON body's ``code``, and none of the attacker's text echoed in
-the body, the headers or the logs.
+to end, over real HTTP: the expected status (never a 500), a JSON body with its ``code``, exactly
+one RFC 6750 challenge with ``realm`` first, ``error`` at most once and only the characters RFC
+6750 allows, and none of the attacker's text echoed in the body, the headers or the logs.
 """
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def sign_raw(header: Any, payload: Any, key: LocalKey, alg: str | None = None) -
 
 
 def signed_token(key: LocalKey, payload: Any, header: Mapping[str, Any] | None = None) -> str:
-    """Return a token genuinely signed by ``key``: header ``alg``, ``kid`` and ``typ: JWT`` unless ``header`` says otherwise.
+    """Return a token genuinely signed by ``key`` over ``payload``, whatever PyJWT's encoder would refuse.
 
-    For payloads and header values PyJWT's encoder would refuse to write.
+    The header is ``alg``, ``kid`` and ``typ: JWT``, with ``header``'s members over them.
     """
     return sign_raw({"alg": key.alg, "kid": key.kid, "typ": "JWT", **(header or {})}, payload, key)
 

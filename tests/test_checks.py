@@ -62,7 +62,10 @@ def test_e002_names_the_issuers_entry_that_lacks_an_audience():
     assert errors == [
         Error(
             "No AUDIENCE is configured for issuer https://login.example.com/.",
-            hint="Set AUTH0_DRF['ISSUERS'][0]['AUDIENCE'] to your API identifier (Auth0 dashboard > Applications > APIs).",
+            hint=(
+                "Set AUTH0_DRF['ISSUERS'][0]['AUDIENCE'] to your API identifier "
+                "(Auth0 dashboard > Applications > APIs)."
+            ),
             id="auth0_drf.E002",
         )
     ]
@@ -88,7 +91,10 @@ def test_e004_auth0_issuer_without_trailing_slash():
     assert settings_errors(ISSUER="https://example.eu.auth0.com", AUDIENCE="https://api.example.com") == [
         Error(
             "The issuer https://example.eu.auth0.com lacks the trailing '/' that Auth0 puts in 'iss'.",
-            hint="Set AUTH0_DRF['ISSUER'] to 'https://example.eu.auth0.com/' (or leave it unset to derive it from DOMAIN).",
+            hint=(
+                "Set AUTH0_DRF['ISSUER'] to 'https://example.eu.auth0.com/' "
+                "(or leave it unset to derive it from DOMAIN)."
+            ),
             id="auth0_drf.E004",
         )
     ]
@@ -100,7 +106,10 @@ def test_e005_plain_http_issuer_and_jwks_uri():
         JWKS_URI="http://keys.example.com/jwks.json",
         AUDIENCE="https://api.example.com",
     )
-    hint = "to an https:// URL: keys must be fetched over HTTPS (plain http:// is allowed only for loopback hosts, in local tests)."
+    hint = (
+        "to an https:// URL: keys must be fetched over HTTPS "
+        "(plain http:// is allowed only for loopback hosts, in local tests)."
+    )
     assert errors == [
         Error(
             "AUTH0_DRF['ISSUER'] 'http://login.example.com/' is not an https:// URL.",
@@ -252,7 +261,8 @@ def test_issuers_entries_are_checked():
         ("auth0_drf.E005", "AUTH0_DRF['ISSUERS'][0]['ISSUER'] 'http://login.example.com/' is not an https:// URL."),
         (
             "auth0_drf.E005",
-            "AUTH0_DRF['ISSUERS'][0]['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' is not an https:// URL.",
+            "AUTH0_DRF['ISSUERS'][0]['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' "
+            "is not an https:// URL.",
         ),
     ]
 
@@ -315,7 +325,8 @@ def test_w002_not_first():
 def test_w003_default_exception_handler():
     assert rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=[AUTH]) == [
         Warning(
-            "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, so scope failures get no insufficient_scope challenge.",
+            "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, "
+            "so scope failures get no insufficient_scope challenge.",
             hint=f"Set it to '{HANDLER}', or call auth0_drf.exceptions.add_scope_challenge() from your own handler.",
             id="auth0_drf.W003",
         )
@@ -323,9 +334,9 @@ def test_w003_default_exception_handler():
 
 
 def test_manage_py_check_fails_on_an_error():
-    with override_settings(AUTH0_DRF={"AUDIENCE": "https://api.example.com"}):
-        with pytest.raises(SystemCheckError) as raised:
-            call_command("check")
+    no_issuer = override_settings(AUTH0_DRF={"AUDIENCE": "https://api.example.com"})
+    with no_issuer, pytest.raises(SystemCheckError) as raised:
+        call_command("check")
     assert "auth0_drf.E001" in str(raised.value)
     assert "Set AUTH0_DRF['DOMAIN']" in str(raised.value)
 

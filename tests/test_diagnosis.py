@@ -81,7 +81,8 @@ def test_wrong_audience(auth0_issuer):
     assert problems(token) == [
         (
             "invalid_audience",
-            f'aud is ["https://other.example/", "https://tenant.eu.auth0.com/userinfo"]; request the token with audience={AUDIENCE}.',
+            'aud is ["https://other.example/", "https://tenant.eu.auth0.com/userinfo"]; '
+            f"request the token with audience={AUDIENCE}.",
         )
     ]
 
@@ -227,8 +228,8 @@ def test_unknown_key(auth0_issuer):
         (
             "unknown_key",
             f'kid is "stranger", which is not among the keys published at {auth0_issuer.jwks_uri} (kids: '
-            f'"{auth0_issuer.signing_key.kid}"): the token was signed by another tenant or issuer, or by a key that has '
-            "been revoked.",
+            f'"{auth0_issuer.signing_key.kid}"): the token was signed by another tenant or issuer, '
+            "or by a key that has been revoked.",
         )
     ]
     assert "Signature: not checked: no usable key" in inspect(token)[0]

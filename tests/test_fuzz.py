@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from auth0_drf.testing import LocalIssuer
 
 from .helpers import get
-from .hostile import assert_rejected, b64, sign_raw
+from .hostile import as_segment, assert_rejected, b64, sign_raw
 
 pytestmark = pytest.mark.django_db
 
@@ -299,7 +299,7 @@ def test_replacements_without_re_signing_never_pass(base, data):
     header, payload, signature = segments(token)
     header = apply(header, data.draw(operations(HEADER_NAMES, issuer))) if data.draw(st.booleans()) else header
     payload = apply(payload, data.draw(operations(CLAIM_NAMES, issuer)))
-    mutated = f"{b64(json.dumps(header, separators=(',', ':')))}.{b64(json.dumps(payload, separators=(',', ':')))}.{signature}"
+    mutated = f"{as_segment(header)}.{as_segment(payload)}.{signature}"
     check_rejected_or_ok(get(mutated, "/api/claims"), may_pass=mutated == token)
 
 

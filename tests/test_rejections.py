@@ -1,4 +1,4 @@
-"""The rejection matrix: crafted tokens and headers from RFC 8725, RFC 9068 section 4, RFC 6750 section 3 and public advisories.
+"""The rejection matrix: tokens and headers from RFC 8725, RFC 9068 section 4, RFC 6750 section 3 and public advisories.
 
 Every case is a real DRF request checked by ``hostile.assert_rejected``: the status (never 500),
 one well-formed RFC 6750 challenge, the body's code, and no attacker text in the body, the

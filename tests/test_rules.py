@@ -68,7 +68,8 @@ def assert_rule_failed(response: Any, *rules: str) -> None:
     assert body["code"] == "claim_rule_failed"
     assert body["rules"] == list(rules)
     assert response["WWW-Authenticate"] == (
-        'Bearer realm="api", error="insufficient_scope", error_description="The access token does not satisfy a rule of this API"'
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="The access token does not satisfy a rule of this API"'
     )
 
 

@@ -100,7 +100,7 @@ class DemoServer:
     def _serve(self, deadline: float) -> DemoServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the server's log, open until stop())
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
             cwd=ROOT,

@@ -261,7 +261,7 @@ def test_signed_tokens_with_hostile_values_never_get_a_500(demo, provider):
                 cases.append((name, value, path, token))
     with ThreadPoolExecutor(4) as pool:  # the demo's server is threaded
         responses = list(pool.map(lambda case: demo.get(case[2], case[3]), cases))
-    for (name, value, path, _), response in zip(cases, responses):
+    for (name, value, path, _), response in zip(cases, responses, strict=True):
         assert response.status_code in (200, 401, 403), (name, repr(value)[:40], path, response.status_code)
         if response.status_code != 200:
             assert response.json()["code"]
