@@ -16,7 +16,7 @@ from auth0_drf.signing import LocalKey
 from auth0_drf.testing import dpop_proof
 
 from . import helpers
-from .helpers import run_together
+from .helpers import RFC7638_JWK, RFC7638_THUMBPRINT, run_together
 from .hostile import b64
 
 pytestmark = pytest.mark.django_db
@@ -406,15 +406,7 @@ def test_memory_replay_cache_is_bounded_and_forgets_expired_entries():
 
 
 def test_jwk_thumbprint_matches_rfc7638_example():
-    # RFC 7638 section 3.1.
-    jwk = {
-        "kty": "RSA",
-        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-        "e": "AQAB",
-        "alg": "RS256",
-        "kid": "2011-04-29",
-    }
-    assert jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert jwk_thumbprint(RFC7638_JWK) == RFC7638_THUMBPRINT
 
 
 def test_our_thumbprint_agrees_with_the_test_keys(proof_keys):

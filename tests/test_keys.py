@@ -12,7 +12,7 @@ from auth0_drf.keys import checked_keys, parse_jwk, thumbprint
 from auth0_drf.signing import LocalKey
 from auth0_drf.testing import LocalIssuer, json_response
 
-from .helpers import get, m2m_token
+from .helpers import RFC7638_JWK, RFC7638_THUMBPRINT, get, m2m_token
 from .hostile import as_segment, assert_rejected, b64
 
 # --- reading JWKS documents ---------------------------------------------------------------------
@@ -51,20 +51,7 @@ def test_keys_of_unknown_types_and_curves_are_ignored(jwk):
 
 
 def test_the_thumbprint_matches_rfc7638s_example_and_the_local_keys_kid():
-    # RFC 7638 section 3.1.
-    jwk = {
-        "kty": "RSA",
-        "n": (
-            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWK"
-            "RXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMic"
-            "AtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3"
-            "XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
-        ),
-        "e": "AQAB",
-        "alg": "RS256",
-        "kid": "2011-04-29",
-    }
-    assert thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert thumbprint(RFC7638_JWK) == RFC7638_THUMBPRINT
     for alg in ("RS256", "ES256", "EdDSA"):
         key = LocalKey.generate(alg)
         assert key.kid == key.thumbprint() == thumbprint(key.public_jwk())

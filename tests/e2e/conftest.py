@@ -27,12 +27,20 @@ def start_demo(tmp_path: Path, **variables: str) -> DemoServer:
     return DemoServer(env, tmp_path / "demo.log", database).start()
 
 
+def serve_demo(tmp_path_factory: pytest.TempPathFactory, name: str, **variables: str) -> Iterator[DemoServer]:
+    """Yield the demo served as in production (DEBUG off, host 127.0.0.1) and configured by ``variables``."""
+    production = {"DJANGO_DEBUG": "false", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+    server = start_demo(tmp_path_factory.mktemp(name), **{**production, **variables})
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """The demo, configured for the provider only through its public environment variables."""
-    server = start_demo(
-        tmp_path_factory.mktemp("demo"),
-        DJANGO_DEBUG="false",
+    yield from serve_demo(
+        tmp_path_factory,
+        "demo",
         DJANGO_ALLOWED_HOSTS="127.0.0.1, localhost",
         AUTH0_ISSUER=provider.issuer,
         # Written the way people write lists: with a space after the comma.
@@ -40,5 +48,3 @@ def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> 
         AUTH0_JWKS_URI=provider.jwks_uri,
         AUTH0_ALGORITHMS="RS256, ES256",
     )
-    yield server
-    server.stop()

@@ -13,7 +13,7 @@ import pytest
 
 from tests.hostile import assert_rejected
 
-from .conftest import AUDIENCE, start_demo
+from .conftest import AUDIENCE, serve_demo
 from .demo import DemoServer, manage
 from .provider import OpenIDProvider
 
@@ -23,16 +23,13 @@ ISSUER = f"https://{DOMAIN}/"
 
 @pytest.fixture(scope="module")
 def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    server = start_demo(
-        tmp_path_factory.mktemp("domain"),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    yield from serve_demo(
+        tmp_path_factory,
+        "domain",
         AUTH0_DOMAIN=DOMAIN,
         AUTH0_AUDIENCE=AUDIENCE,
         AUTH0_JWKS_URI=provider.jwks_uri,
     )
-    yield server
-    server.stop()
 
 
 def test_a_tenant_style_token_is_accepted(demo, provider):

@@ -12,7 +12,7 @@ import pytest
 
 from tests.hostile import assert_rejected
 
-from .conftest import AUDIENCE, start_demo
+from .conftest import AUDIENCE, serve_demo
 from .demo import DemoServer
 from .provider import DISCOVERY_PATH, OpenIDProvider
 
@@ -26,15 +26,7 @@ def provider() -> Iterator[OpenIDProvider]:
 
 @pytest.fixture(scope="module")
 def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    server = start_demo(
-        tmp_path_factory.mktemp("demo"),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        AUTH0_ISSUER=provider.issuer,
-        AUTH0_AUDIENCE=AUDIENCE,
-    )
-    yield server
-    server.stop()
+    yield from serve_demo(tmp_path_factory, "demo", AUTH0_ISSUER=provider.issuer, AUTH0_AUDIENCE=AUDIENCE)
 
 
 def test_keys_are_found_through_discovery_once_for_concurrent_first_requests(demo, provider):

@@ -12,24 +12,21 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .conftest import AUDIENCE, start_demo
+from .conftest import AUDIENCE, serve_demo
 from .demo import DemoServer
 from .provider import b64url
 
 
 @pytest.fixture(scope="module")
 def demo(provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    server = start_demo(
-        tmp_path_factory.mktemp("dpop"),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    yield from serve_demo(
+        tmp_path_factory,
+        "dpop",
         AUTH0_ISSUER=provider.issuer,
         AUTH0_AUDIENCE=AUDIENCE,
         AUTH0_JWKS_URI=provider.jwks_uri,
         AUTH0_DPOP="allowed",
     )
-    yield server
-    server.stop()
 
 
 class Client:
