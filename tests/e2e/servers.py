@@ -26,7 +26,9 @@ import jwt
 import redis
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .demo import DemoServer, free_port
+from tests.helpers import free_port
+
+from .demo import DemoServer
 from .provider import b64url
 
 
