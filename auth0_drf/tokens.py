@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from django.core.cache import caches
 from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
@@ -278,8 +279,6 @@ def build_verifier() -> TokenVerifier:
     s = auth0_settings
     shared_cache = None
     if s.JWKS_SHARED_CACHE:
-        from django.core.cache import caches
-
         shared_cache = caches[s.JWKS_SHARED_CACHE]
     verifier = TokenVerifier(
         s.issuers,

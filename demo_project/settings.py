@@ -184,3 +184,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"auth0_drf": {"handlers": ["console"], "level": env("AUTH0_DRF_LOG_LEVEL", default="INFO")}},
 }
+
+# --- Several workers: keys and DPoP proofs shared through Redis (docs/workers.md) --------------
+# AUTH0_REDIS_URL (e.g. redis://127.0.0.1:6379/0) gives the demo a Redis cache, "auth0", through which
+# its worker processes share fetched key sets (one JWKS fetch for all of them) and the DPoP proofs they
+# have seen (a proof replayed to another worker is refused). Unset, each process keeps its own.
+ASGI_APPLICATION = "demo_project.asgi.application"
+AUTH0_REDIS_URL = env("AUTH0_REDIS_URL", default="")
+if AUTH0_REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "auth0": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": AUTH0_REDIS_URL,
+            "KEY_PREFIX": "auth0-drf-demo",
+            # A Redis that stops answering must not hang requests: its errors are 503s (replay
+            # cache) or a fetch of the keys by each worker (shared key cache), after one second.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+    AUTH0_DRF.update(JWKS_SHARED_CACHE="auth0", DPOP_REPLAY_CACHE="auth0")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from .helpers import bearer_client
+
 pytestmark = pytest.mark.django_db
 
 BODIES = {
@@ -25,9 +27,7 @@ BODIES = {
 
 @pytest.fixture
 def writer(auth0_issuer) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Bearer " + auth0_issuer.token(scope="read:messages write:messages archive:messages"))
-    return client
+    return bearer_client(auth0_issuer.token(scope="read:messages write:messages archive:messages"))
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))
@@ -45,12 +45,28 @@ def test_odd_bodies_are_client_errors(writer, name):
 
 # Around the 64-bit bounds of the id column: SQLite's driver raised OverflowError (a 500) for ids
 # beyond them on Django 4.2.
-ODD_IDS = ["abc", "99999999999999999999999", "9223372036854775808", "9223372036854775807", "-9223372036854775809", "-1", "0", "1.5", "%00", "%EF%BC%91"]
+ODD_IDS = [
+    "abc",
+    "99999999999999999999999",
+    "9223372036854775808",
+    "9223372036854775807",
+    "-9223372036854775809",
+    "-1",
+    "0",
+    "1.5",
+    "%00",
+    "%EF%BC%91",
+]
 
 
 @pytest.mark.parametrize("pk", ODD_IDS)
 def test_odd_ids_are_404(writer, pk):
-    for method, path in (("get", f"/api/messages/{pk}/"), ("delete", f"/api/messages/{pk}/"), ("post", f"/api/messages/{pk}/archive/"), ("patch", f"/api/messages/{pk}/")):
+    for method, path in (
+        ("get", f"/api/messages/{pk}/"),
+        ("delete", f"/api/messages/{pk}/"),
+        ("post", f"/api/messages/{pk}/archive/"),
+        ("patch", f"/api/messages/{pk}/"),
+    ):
         response = getattr(writer, method)(path, {"text": "x"}, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adrf.views import APIView as AsyncAPIView
 from django.http import Http404
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
@@ -52,7 +53,9 @@ def public(request: Request) -> Response:
 @permission_classes([IsAuthenticated])
 def private(request: Request) -> Response:
     """Any valid access token."""
-    return Response({"message": "Hello from a private endpoint! You need to be authenticated to see this.", "sub": request.auth.sub})
+    return Response(
+        {"message": "Hello from a private endpoint! You need to be authenticated to see this.", "sub": request.auth.sub}
+    )
 
 
 @extend_schema(responses=MessageResponseSerializer)
@@ -61,8 +64,30 @@ def private(request: Request) -> Response:
 def private_scoped(request: Request) -> Response:
     """A valid access token with the read:messages scope (or RBAC permission)."""
     return Response(
-        {"message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."}
+        {
+            "message": (
+                "Hello from a private endpoint! "
+                "You need to be authenticated and have a scope of read:messages to see this."
+            )
+        }
     )
+
+
+class AsyncPrivate(AsyncAPIView):
+    """Any valid access token, in an async view (adrf): served by an ASGI server such as uvicorn.
+
+    adrf runs authentication and permissions (``initial()``) through ``sync_to_async``, in a
+    thread, so Auth0Authentication's JWKS fetch and user lookup never block the event loop; the
+    handler itself runs on the loop, with ``request.user`` and ``request.auth`` already set.
+    Under WSGI (runserver, gunicorn's sync workers) Django runs it through ``async_to_sync``.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PrivateResponseSerializer)
+    async def get(self, request: Request) -> Response:
+        message = "Hello from an async private endpoint! You need to be authenticated to see this."
+        return Response({"message": message, "sub": request.auth.sub})
 
 
 def describe_user(user: Any) -> dict[str, Any]:

@@ -26,16 +26,36 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sub", default="auth0|demo-user", help="the subject (default: auth0|demo-user)")
-        parser.add_argument("--scope", action="append", default=[], help="a scope; repeat, or give several separated by spaces")
+        parser.add_argument(
+            "--scope", action="append", default=[], help="a scope; repeat, or give several separated by spaces"
+        )
         parser.add_argument("--permission", action="append", default=None, help="an RBAC permission; repeat for more")
-        parser.add_argument("--claim", action="append", default=[], type=parse_claim, help="a custom claim name=value (JSON values allowed); repeat for more")
-        parser.add_argument("--lifetime", type=int, default=3600, help="seconds until it expires (default 3600; negative for an expired token)")
+        parser.add_argument(
+            "--claim",
+            action="append",
+            default=[],
+            type=parse_claim,
+            help="a custom claim name=value (JSON values allowed); repeat for more",
+        )
+        parser.add_argument(
+            "--lifetime",
+            type=int,
+            default=3600,
+            help="seconds until it expires (default 3600; negative for an expired token)",
+        )
         parser.add_argument("--audience", default=None, help="the audience (default: the configured AUDIENCE)")
-        parser.add_argument("--curl", metavar="URL", default=None, help="print a ready-to-paste curl command for URL instead of the bare token")
+        parser.add_argument(
+            "--curl",
+            metavar="URL",
+            default=None,
+            help="print a ready-to-paste curl command for URL instead of the bare token",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not dev_issuer_enabled():
-            raise CommandError("The development issuer is not enabled: set AUTH0_DRF['DEV_ISSUER'] = True (DEBUG only).")
+            raise CommandError(
+                "The development issuer is not enabled: set AUTH0_DRF['DEV_ISSUER'] = True (DEBUG only)."
+            )
         scopes = [scope for text in options["scope"] for scope in text.split()]
         token = mint_token(
             sub=options["sub"],
