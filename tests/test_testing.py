@@ -243,7 +243,9 @@ def test_pytest_does_not_take_test_issuer_for_a_test_class(tmp_path):
 
 # --- the plugin without pytest-django or settings ---------------------------------------------------------
 
-USES_THE_FIXTURE = "def test_uses_the_client(auth0_api_client):\n    assert auth0_api_client.get('/api/private').status_code == 200\n"
+USES_THE_FIXTURE = (
+    "def test_uses_the_client(auth0_api_client):\n    assert auth0_api_client.get('/api/private').status_code == 200\n"
+)
 
 
 def run_a_users_suite(
@@ -258,7 +260,11 @@ def run_a_users_suite(
     plugins = [] if django_plugin else ["-p", "no:django"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", *plugins, "-p", "no:cacheprovider", str(tmp_path)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
