@@ -23,6 +23,7 @@ from .conf import IssuerConfig
 from .errors import (
     API_IDENTIFIER,
     JWE_MESSAGE,
+    AudienceNotConfigured,
     Auth0Error,
     ClaimError,
     IDTokenNotAccepted,
@@ -42,6 +43,7 @@ from .errors import (
 from .fetch import is_loopback_url
 from .jose import decode_segment, is_number
 from .tokens import TokenVerifier, get_verifier
+from .validators import validate_audience
 
 #: Claims holding NumericDate values, shown as local dates.
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
@@ -206,6 +208,12 @@ class _Checker:
         # the token's is not trusted, so an audience problem is still found.
         claims_config = config or next(iter(self.verifier.issuers.values()), None)
         if claims_config is not None:
+            if config is not None and not config.audiences:
+                self.diagnosis.add(
+                    AudienceNotConfigured.code,
+                    f"No AUDIENCE is configured for {config.issuer}, so this API accepts no token at all (it answers "
+                    "503): set AUTH0_DRF['AUDIENCE'] to your API identifier (system check auth0_drf.E002).",
+                )
             self.check_claims(claims_config)
 
     def add(self, error: Auth0Error, message: str | None = None) -> None:
@@ -286,6 +294,8 @@ class _Checker:
         # by one, finds every problem where verify() stops at the first.
         context = self.verifier.claim_context(config, self.now)
         for validate in self.verifier.claim_validators:
+            if validate is validate_audience and not config.audiences:
+                continue  # nothing to compare aud with: reported above, the configuration's fault, not the token's
             try:
                 validate(self.payload, context)
             except ClaimError as exc:
@@ -321,6 +331,8 @@ class _Checker:
                 " They differ only by the trailing '/': Auth0's iss ends with '/', so set ISSUER to exactly what the "
                 "token says (or set DOMAIN and leave ISSUER unset)."
             )
+        if is_loopback_url(iss):
+            return text + self.explain_local_issuer(iss, [t for t in trusted if is_loopback_url(t)])
         if host.endswith(".auth0.com") and any(h and not h.endswith(".auth0.com") for h in trusted_hosts):
             return text + (
                 " The token was requested through the tenant's *.auth0.com domain, but this API trusts a custom "
@@ -334,11 +346,32 @@ class _Checker:
             )
         return text + " The token comes from another tenant or identity provider."
 
+    def explain_local_issuer(self, iss: str, trusted_local: list[str]) -> str:
+        """Word a token from an issuer on this machine: a development or test issuer, never a tenant."""
+        if trusted_local:
+            # Both local: most often the server runs on another port than the tokens were minted for.
+            return (
+                " Both are local issuers (loopback addresses), at different addresses: tokens carry the address of "
+                "the issuer that minted them. Mint the token with the server's settings (in the demo, set "
+                f"AUTH0_DEV_ISSUER_URL={trusted_local[0]} for manage.py auth0_mint, as bin/demo does from PORT)."
+            )
+        return (
+            " The token comes from a local development issuer (its iss is a loopback address: manage.py auth0_mint, "
+            "the demo, or a test issuer), not from an Auth0 tenant or custom domain, and this API trusts no local "
+            "issuer. Send an access token from your tenant (your app's getTokenSilently(), or the Test tab of your "
+            "API in the Auth0 dashboard); to develop without a tenant instead, run with "
+            f'AUTH0_DRF = {{"ISSUER": {show(iss)}, "AUDIENCE": ..., "DEV_ISSUER": True}} (DEBUG only).'
+        )
+
     def explain_claim(self, error: ClaimError, config: IssuerConfig) -> str:
         payload = self.payload
         if isinstance(error, TokenExpired) and is_number(payload.get("exp")):
             exp = payload["exp"]
-            return f"The token expired {duration(self.now - exp)} ago ({local_date(exp)}): get a new one from Auth0."
+            if config.issuer == self.verifier.development_issuer:
+                renew = "mint a new one (manage.py auth0_mint)"
+            else:
+                renew = "get a new one from Auth0"
+            return f"The token expired {duration(self.now - exp)} ago ({local_date(exp)}): {renew}."
         if isinstance(error, TokenNotYetValid) and error.claim in payload:
             when = describe_time(error.claim, payload[error.claim], self.now)
             return f"{error.message} ({error.claim} is {when})"

@@ -46,6 +46,7 @@ from .errors import (
     ReplayCacheUnavailable,
     DatabaseUnavailable,
     UsernameUnavailable,
+    AudienceNotConfigured,
     INSUFFICIENT_SCOPE,
 )
 from .rejections import log_rejection, verified_context
@@ -81,6 +82,7 @@ __all__ = [
     "ReplayCacheUnavailable",
     "DatabaseUnavailable",
     "UsernameUnavailable",
+    "AudienceNotConfigured",
     "AuthenticationFailed",
     "ClaimRuleDenied",
     "ServiceUnavailable",
