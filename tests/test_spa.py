@@ -152,3 +152,34 @@ def test_a_spa_may_fetch_a_development_token_cross_origin(dev_issuer, spa_origin
     response = Client().post("/dev-issuer/token", {"scope": "read:messages"}, HTTP_ORIGIN=spa_origin)
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == SPA
+
+
+# --- the settings docs/spa.md gives to copy ----------------------------------------------------------
+
+
+def documented_cors_settings() -> dict[str, Any]:
+    """Execute the ``# settings.py`` snippet of docs/spa.md; return the settings it sets (``...`` left in)."""
+    page = (ROOT / "docs" / "spa.md").read_text(encoding="utf-8")
+    [code] = [block for block in page.split("```python\n")[1:] if block.startswith("# settings.py")]
+    namespace: dict[str, Any] = {}
+    exec(code.split("```")[0], namespace)  # noqa: S102 (our own documentation)
+    return {name: value for name, value in namespace.items() if name.isupper()}
+
+
+def test_the_documented_cors_settings_let_a_spa_call_a_project_that_had_none(settings):
+    documented = documented_cors_settings()
+    assert "corsheaders" in documented["INSTALLED_APPS"]
+    # A project without CORS: the demo's middleware, less CorsMiddleware, is what "..." stands for.
+    before = [name for name in settings.MIDDLEWARE if name != "corsheaders.middleware.CorsMiddleware"]
+    settings.MIDDLEWARE = before
+    assert preflight("/api/private", "https://app.example.com").status_code == 401  # the forum threads' first step
+    settings.MIDDLEWARE = [name for name in documented["MIDDLEWARE"] if name is not ...] + before
+    for name in ("CORS_ALLOWED_ORIGINS", "CORS_URLS_REGEX", "CORS_ALLOW_HEADERS", "CORS_EXPOSE_HEADERS"):
+        setattr(settings, name, documented[name])
+    response = preflight("/api/private", "https://app.example.com", "authorization,dpop")
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
+    refused = Client().get("/api/private", HTTP_ORIGIN="https://app.example.com")
+    assert refused.status_code == 401
+    assert refused["Access-Control-Expose-Headers"] == "WWW-Authenticate"
+    assert "Access-Control-Allow-Origin" not in Client().get("/admin/login/", HTTP_ORIGIN="https://app.example.com")
