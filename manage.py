@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """Django's command-line utility for the auth0_drf demo project."""
+
 import os
 import sys
+
+from django.core.management import execute_from_command_line
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
-    from django.core.management import execute_from_command_line
-
     execute_from_command_line(sys.argv)
 
 

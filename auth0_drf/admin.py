@@ -14,14 +14,15 @@ another admin site, add ``ClaimRecordInline`` to your user admin's ``inlines`` y
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -31,10 +32,25 @@ from django.utils.translation import gettext_lazy as _
 from .models import ClaimRecord
 from .recorder import redact
 
+if TYPE_CHECKING:
+    # django-stubs makes the admin classes generic; Django's own are not subscriptable at run time.
+    _RecordAdmin = admin.ModelAdmin[ClaimRecord]
+    _RecordInline = admin.TabularInline[ClaimRecord, Model]
+else:
+    _RecordAdmin = admin.ModelAdmin
+    _RecordInline = admin.TabularInline
+
 #: Example values longer than this (as JSON text) are cut in the summary.
 EXAMPLE_MAX_CHARS = 500
 
-_JSON_TYPES = ((bool, "boolean"), (str, "string"), (int, "number"), (float, "number"), (list, "array"), (dict, "object"))
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (str, "string"),
+    (int, "number"),
+    (float, "number"),
+    (list, "array"),
+    (dict, "object"),
+)
 
 
 def json_type(value: Any) -> str:
@@ -113,18 +129,18 @@ def summarize_claims(records: Iterable[ClaimRecord]) -> list[ClaimSummary]:
 class ReadOnlyRecordMixin:
     """Permissions shared by the record admin and the inline: view only with the view permission."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return can_view_records(request)
 
 
 @admin.register(ClaimRecord)
-class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
+class ClaimRecordAdmin(ReadOnlyRecordMixin, _RecordAdmin):
     """Recorded custom claims: searchable list, detail page with pretty JSON, and a summary view."""
 
     list_display = ("subject", "client_id", "issuer", "last_seen", "times_seen", "claim_names_list")
@@ -133,13 +149,20 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
     search_fields = ("subject", "claim_names", "claims")
     search_help_text = _("Search by subject, claim name or claim value.")
     fields = (
-        "subject", "issuer", "client_id", "user", "claims_json", "scopes_list",
-        "first_seen", "last_seen", "times_seen",
+        "subject",
+        "issuer",
+        "client_id",
+        "user",
+        "claims_json",
+        "scopes_list",
+        "first_seen",
+        "last_seen",
+        "times_seen",
     )
     readonly_fields = fields
     ordering = ("-last_seen",)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: ClaimRecord | None = None) -> bool:
         # The delete confirmation pages (one record's, and the changelist's bulk action) show
         # the records: without the view permission, the delete permission alone shows nothing.
         return can_view_records(request) and super().has_delete_permission(request, obj)
@@ -174,7 +197,9 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         opts = self.model._meta
-        records = ClaimRecord.objects.only("issuer", "subject", "client_id", "claims", "last_seen").order_by("-last_seen")
+        records = ClaimRecord.objects.only("issuer", "subject", "client_id", "claims", "last_seen").order_by(
+            "-last_seen"
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Custom claims seen in tokens"),
@@ -183,13 +208,15 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, admin.ModelAdmin):
             "app_label": opts.app_label,
             "summaries": summarize_claims(records.iterator()),
             "record_count": records.count(),
-            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name),
+            "changelist_url": reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name
+            ),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/auth0_drf/claimrecord/summary.html", context)
 
 
-class ClaimRecordInline(ReadOnlyRecordMixin, admin.TabularInline):
+class ClaimRecordInline(ReadOnlyRecordMixin, _RecordInline):
     """A user's recorded claims on the user's admin page, each with a link to its detail page."""
 
     model = ClaimRecord
@@ -203,11 +230,11 @@ class ClaimRecordInline(ReadOnlyRecordMixin, admin.TabularInline):
     verbose_name_plural = _("recorded Auth0 claims")
     ordering = ("-last_seen",)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # Hidden on the "add user" page (no user yet, so obj is None): a new user has no records.
         return obj is not None and super().has_view_permission(request, obj)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # Deleting happens on the record's own page; a delete permission alone must not show
         # the inline on the "add user" page either.
         return False
@@ -233,7 +260,8 @@ def attach_user_inline(site: admin.AdminSite | None = None) -> bool:
     if model_admin is None or getattr(model_admin, "auth0_claims_inline", True) is False:
         return False
     if ClaimRecordInline not in model_admin.inlines:
-        model_admin.inlines = [*model_admin.inlines, ClaimRecordInline]
+        # In the instance's own __dict__: the class (a project's own user admin) is left alone.
+        vars(model_admin)["inlines"] = [*model_admin.inlines, ClaimRecordInline]
     return True
 
 

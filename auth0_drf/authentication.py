@@ -17,9 +17,9 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 
 from .backends import get_backend
+from .challenges import challenge, existing_request_state, request_state
 from .claims import Claims
 from .conf import auth0_settings
-from .challenges import challenge, existing_request_state, request_state
 from .dpop import get_dpop_verifier
 from .errors import (
     AudienceNotConfigured,
@@ -114,12 +114,13 @@ class Auth0Authentication(BaseAuthentication):
                 )
             return None
         fast = _BEARER_TOKEN.fullmatch(header) if self.keyword == "Bearer" else None
+        scheme: str | None
         if fast is not None:
             scheme, token = self.keyword, fast.group(1)
         else:
             match = _SCHEME_AND_REST.fullmatch(header)
             scheme = self.get_scheme(match.group(1)) if match is not None else None
-            if scheme is None:
+            if match is None or scheme is None:
                 return None
             token = match.group(2).strip(" \t")
             if not token:
@@ -165,7 +166,9 @@ class Auth0Authentication(BaseAuthentication):
         jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
         if request_state(request).scheme == self.dpop_keyword:
             if not isinstance(jkt, str):
-                raise DPoPBindingError("This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'.")
+                raise DPoPBindingError(
+                    "This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'."
+                )
             get_dpop_verifier().verify_request(request, claims.token, jkt)
         elif jkt is not None:
             if auth0_settings.DPOP == "off":

@@ -8,17 +8,18 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Collection, Iterator
 from itertools import count, islice
-from typing import TYPE_CHECKING, Any, Callable, Collection, Iterator
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.module_loading import import_string
 
+from .challenges import header_safe
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .challenges import header_safe
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
 
@@ -182,7 +183,8 @@ class Auth0UserBackend:
             raise UnknownSubject()
         username: str | None = self.clean_username(claims)
         tried: set[str] = set()
-        user = last_error = None
+        user = None
+        last_error: IntegrityError | OperationalError | None = None
         # Whether our atomic block below is the whole transaction (no ATOMIC_REQUESTS around it).
         own_transaction = not transaction.get_connection().in_atomic_block
         attempts = 0
@@ -238,7 +240,8 @@ class Auth0UserBackend:
         """Create the user and its identity link in one transaction; return the user."""
         with transaction.atomic():
             user = self.create_user(claims, request, username=username)
-            Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user=user)
+            # By its key: the user is of whatever model AUTH_USER_MODEL names.
+            Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user_id=user.pk)
         return user
 
     def create_user(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> AbstractBaseUser:
@@ -354,7 +357,8 @@ def log_no_username(claims: Claims, exc: Exception | None) -> None:
 
 def load_backend() -> Auth0UserBackend:
     """Return a new instance of the configured ``USER_BACKEND``."""
-    return import_string(auth0_settings.USER_BACKEND)()
+    backend_class: type[Auth0UserBackend] = import_string(auth0_settings.USER_BACKEND)
+    return backend_class()
 
 
 #: Return the configured ``USER_BACKEND`` instance (one per settings change).

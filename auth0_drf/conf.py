@@ -218,12 +218,18 @@ class Auth0Settings:
     """
 
     # Which tokens are accepted.
-    DOMAIN = Setting(None, optional_text("example.eu.auth0.com"), "The Auth0 domain: a host name, no scheme, no path.")
-    AUDIENCE = Setting(None, AUDIENCES, "The API identifier, or a list of accepted identifiers.")
+    DOMAIN = Setting(
+        None,
+        optional_text("example.eu.auth0.com"),
+        "The tenant or custom domain, e.g. ``example.eu.auth0.com``: a host name, no scheme, no path.",
+    )
+    AUDIENCE = Setting(
+        None, AUDIENCES, "The API identifier (Auth0 dashboard > APIs), or a list of accepted identifiers."
+    )
     ISSUER = Setting(
         None,
         optional_text("https://example.eu.auth0.com/"),
-        "Compared to ``iss`` exactly; default ``https://{DOMAIN}/``.",
+        "Compared to ``iss`` exactly (mind the trailing slash); default ``https://{DOMAIN}/``.",
     )
     JWKS_URI = Setting(
         None,
@@ -233,16 +239,25 @@ class Auth0Settings:
     ISSUERS: Setting[Sequence[Mapping[str, Any]]] = Setting(
         [],
         entries("dicts", "[{'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}]"),
-        "More issuers: ``[{'ISSUER': ..., 'AUDIENCE': ..., 'JWKS_URI': ...}, ...]``.",
+        "More issuers (custom domains): ``[{'ISSUER': ..., 'AUDIENCE': ..., 'JWKS_URI': ...}, ...]``.",
     )
     DISCOVERY = Setting(False, FLAG, "Read ``jwks_uri`` from ``{ISSUER}.well-known/openid-configuration``.")
-    ALGORITHMS = Setting(["RS256"], strings("algorithm names", "['RS256']"), "Accepted signing algorithms.")
+    ALGORITHMS = Setting(
+        ["RS256"],
+        strings("algorithm names", "['RS256']"),
+        "Accepted signing algorithms; asymmetric only (RS/PS/ES 256-512, EdDSA).",
+    )
     LEEWAY = Setting(5, NUMBER, "Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.")
     MAX_TOKEN_LENGTH = Setting(8192, WHOLE_NUMBER, "Characters; longer tokens are rejected before decoding.")
     TOKEN_PROFILE: Setting[TokenProfile] = Setting(
-        "any", choice(*get_args(TokenProfile)), "``any`` (Auth0's default profile and RFC 9068) or ``rfc9068``."
+        "any",
+        choice(*get_args(TokenProfile)),
+        "``any`` (Auth0's default profile and RFC 9068) or ``rfc9068`` (requires ``typ: at+jwt``, ``client_id``, "
+        "``jti``, ``iat``).",
     )
-    REQUIRE_KID = Setting(False, FLAG, "True: a token without ``kid`` is rejected even if only one key fits.")
+    REQUIRE_KID = Setting(
+        False, FLAG, "True: a token without ``kid`` is rejected; False: it is accepted only if exactly one key fits."
+    )
     MAX_TOKEN_AGE = Setting(None, OPTIONAL_SECONDS, "Seconds since ``iat`` after which a token is refused.")
     REALM = Setting("api", TEXT, "The realm of ``WWW-Authenticate`` challenges.")
     # Signing keys.
@@ -250,11 +265,18 @@ class Auth0Settings:
     JWKS_MIN_TTL = Setting(60, NUMBER, "Lower bound on the JWKS response's ``Cache-Control: max-age``.")
     JWKS_MAX_TTL = Setting(86400, NUMBER, "Upper bound on the JWKS response's ``Cache-Control: max-age``.")
     JWKS_MAX_STALENESS = Setting(86400, NUMBER, "Seconds cached keys keep working while refreshes fail.")
-    JWKS_REFETCH_COOLDOWN = Setting(30, NUMBER, "Minimum seconds between fetches caused by unknown ``kid`` values.")
-    JWKS_TIMEOUT = Setting(5.0, NUMBER, "Total seconds a request may wait for keys (all its JWKS and discovery fetches).")
+    JWKS_REFETCH_COOLDOWN = Setting(
+        30,
+        NUMBER,
+        "Minimum seconds between fetches caused by unknown ``kid`` values; the longest wait before a failed fetch "
+        "is retried (the wait doubles from 1 s); never delays a refresh that is due.",
+    )
+    JWKS_TIMEOUT = Setting(
+        5.0, NUMBER, "Total seconds a request may wait for keys, every fetch included (JWKS, discovery, refetch)."
+    )
     JWKS_MAX_BYTES = Setting(512 * 1024, WHOLE_NUMBER, "A larger JWKS response is refused.")
     JWKS_SHARED_CACHE = Setting(None, CACHE_ALIAS, "A Django cache alias through which worker processes share keys.")
-    # Verified-token cache (see README, "Caching and its security").
+    # Verified-token cache (see docs/security.md, "Caching and its security").
     TOKEN_CACHE_SIZE = Setting(4096, WHOLE_NUMBER, "Verified tokens remembered per process; 0 turns the cache off.")
     # Users.
     USER_BACKEND = Setting("auth0_drf.backends.Auth0UserBackend", DOTTED_PATH, "How ``sub`` maps to a user.")
@@ -266,45 +288,80 @@ class Auth0Settings:
     USER_CACHE_TTL = Setting(30, NUMBER, "Seconds a looked-up user is reused in this process; 0 turns it off.")
     # Scopes.
     SCOPE_CLAIMS = Setting(
-        ["scope", "permissions"], subset("scope", "permissions", "scp"), "Where scopes come from, in order."
+        ["scope", "permissions"],
+        subset("scope", "permissions", "scp"),
+        "Where scopes come from: any of ``scope``, ``permissions``, ``scp``, in order.",
     )
     CLAIMS_NAMESPACE = Setting("", TEXT, "Prefix for ``claims.custom(name)``, e.g. ``https://myapp.example/``.")
     # Recording custom claims for the admin.
-    RECORD_CLAIMS = Setting(True, FLAG, "Record the custom claims of verified tokens for the admin.")
+    RECORD_CLAIMS = Setting(
+        True, FLAG, "Record the custom claims of verified tokens for the admin; False turns it off."
+    )
     RECORD_INTERVAL = Setting(300, NUMBER, "Seconds between writes for an unchanged subject.")
-    RECORD_MAX_ROWS = Setting(1000, WHOLE_NUMBER, "Recorded rows kept (the most recently seen).")
-    RECORD_MAX_AGE = Setting(30 * 86400, NUMBER, "Seconds after its last sighting a record is pruned.")
+    RECORD_MAX_ROWS = Setting(1000, WHOLE_NUMBER, "Recorded rows kept (the most recently seen); pruned automatically.")
+    RECORD_MAX_AGE = Setting(30 * 86400, NUMBER, "Seconds (30 days) after its last sighting a record is pruned.")
     STANDARD_CLAIMS = Setting(
         [
-            "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "scp", "permissions",
-            "gty", "client_id", "cnf", "auth_time", "acr", "amr", "sid", "org_id", "org_name",
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "nbf",
+            "iat",
+            "jti",
+            "azp",
+            "scope",
+            "scp",
+            "permissions",
+            "gty",
+            "client_id",
+            "cnf",
+            "auth_time",
+            "acr",
+            "amr",
+            "sid",
+            "org_id",
+            "org_name",
         ],
         strings("claim names", "['https://myapp.example/secret']"),
-        "Claims that are not custom claims.",
+        "Claims that are not custom claims (the admin records the others).",
     )
     REDACTED_CLAIMS = Setting(
         [],
         strings("claim names", "['https://myapp.example/secret']"),
-        "Claim names recorded with their value replaced.",
+        'Claim names recorded with their value replaced by ``"[redacted]"``.',
     )
     # Claim rules applied to every token (see auth0_drf.rules); a rule or its dotted path.
     CLAIM_RULES: Setting[Sequence[object]] = Setting(
         [],
         entries("claim rules", "['myapp.rules.TenantIsAcme']"),
-        "Rules every token must satisfy (rules or dotted paths to them).",
+        "Rules every token must satisfy (rules or dotted paths to them), "
+        "e.g. ``[ClaimEquals('https://myapp.example/tenant', 'acme')]``.",
     )
     # DPoP (RFC 9449).
-    DPOP: Setting[DPoPMode] = Setting("off", choice(*get_args(DPoPMode)), "``off``, ``allowed`` or ``required``.")
+    DPOP: Setting[DPoPMode] = Setting(
+        "off",
+        choice(*get_args(DPoPMode)),
+        "DPoP (RFC 9449): ``off``, ``allowed`` (Bearer and DPoP) or ``required`` (DPoP only).",
+    )
     DPOP_PROOF_MAX_AGE = Setting(300, NUMBER, "Seconds a proof's ``iat`` may lie in the past.")
-    DPOP_REPLAY_CACHE = Setting(None, CACHE_ALIAS, "A Django cache alias for proof ``jti`` values, shared by workers.")
+    DPOP_REPLAY_CACHE = Setting(
+        None, CACHE_ALIAS, "A Django cache alias for used proof ``jti`` values, shared by workers; None: in-process."
+    )
     DPOP_ALGORITHMS = Setting(
         ["ES256", "PS256", "RS256", "EdDSA"],
         strings("algorithm names", "['ES256']"),
-        "Algorithms accepted for proofs; asymmetric only.",
+        "Algorithms accepted for DPoP proofs (asymmetric only); advertised in ``algs``.",
     )
     # A local development issuer (the demo's, never for production; needs DEBUG).
-    DEV_ISSUER = Setting(False, FLAG, "A local development issuer whose tokens ``manage.py auth0_mint`` mints.")
-    DEV_ISSUER_KEY_FILE = Setting(".auth0_drf_dev_key.pem", FILE_PATH, "Where the development issuer keeps its key.")
+    DEV_ISSUER = Setting(
+        False, FLAG, "A local development issuer whose tokens ``manage.py auth0_mint`` mints (requires ``DEBUG``)."
+    )
+    DEV_ISSUER_KEY_FILE = Setting(
+        ".auth0_drf_dev_key.pem",
+        FILE_PATH,
+        "Where the development issuer keeps its private key (relative to ``BASE_DIR``; keep it out of git).",
+    )
     # OpenAPI (drf-spectacular, see auth0_drf.openapi): what Swagger UI's Authorize button does.
     OPENAPI_SCHEME: Setting[OpenAPIScheme] = Setting(
         "bearer",
@@ -366,7 +423,7 @@ class Auth0Settings:
             callback()
 
 
-#: The table of every setting, in the order declared (the README's settings table follows it).
+#: The table of every setting, in the order declared (the docs' settings page is generated from it).
 SETTINGS: dict[str, Setting[Any]] = {
     name: value for name, value in vars(Auth0Settings).items() if isinstance(value, Setting)
 }

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, JsonResponse
@@ -59,7 +60,10 @@ def load_or_create_key() -> LocalKey:
         else:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(pem)
-    return LocalKey(serialization.load_pem_private_key(pem, password=None), alg="RS256")
+    private_key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private_key, rsa.RSAPrivateKey):  # the development tokens are RS256
+        raise ImproperlyConfigured(f"AUTH0_DRF['DEV_ISSUER_KEY_FILE'] ({path}) does not hold an RSA private key.")
+    return LocalKey(private_key, alg="RS256")
 
 
 def dev_issuer() -> str:

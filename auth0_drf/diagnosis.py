@@ -2,22 +2,16 @@
 
 The checks are ``TokenVerifier``'s own (``check_header``, ``select_issuer``, ``verify`` and each
 of its ``claim_validators``): this module runs each independently and catches its ``TokenError``,
-so all the problems of a token are reported at once instead of the first only, then words each
-one with the values it found (``aud is X; request the token with audience=Y``). It is for a
-developer's terminal (``manage.py auth0_inspect``): nothing here logs or stores the token.
+so all the problems of a token are reported at once instead of the first only; ``explanations``
+words each one with the values it found (``aud is X; request the token with audience=Y``). It is
+for a developer's terminal (``manage.py auth0_inspect``): nothing here logs or stores the token.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from datetime import timezone as dt_timezone
 from typing import Any
-from urllib.parse import urlsplit
-
-from django.utils import timezone
 
 from .conf import IssuerConfig
 from .errors import (
@@ -26,28 +20,34 @@ from .errors import (
     AudienceNotConfigured,
     Auth0Error,
     ClaimError,
-    IDTokenNotAccepted,
-    InvalidAudience,
     InvalidIssuer,
     InvalidSignature,
     KeysUnavailable,
     NotAJWT,
     TokenError,
-    TokenExpired,
-    TokenNotYetValid,
     TokenTooLarge,
     UnknownKey,
     UnsupportedAlgorithm,
-    audience_advice,
 )
-from .fetch import is_loopback_url
-from .jose import decode_segment, is_number
+from .explanations import (
+    TIME_CLAIMS,
+    describe_time,
+    duration,
+    explain_algorithm,
+    explain_bad_signature,
+    explain_claim,
+    explain_issuer,
+    explain_keys_unavailable,
+    explain_no_audience,
+    explain_unknown_key,
+    show,
+)
+from .jose import decode_segment
 from .tokens import TokenVerifier, get_verifier
 from .validators import validate_audience
 
-#: Claims holding NumericDate values, shown as local dates.
-TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
-_MAX_SHOWN = 200
+# The wording lives in explanations.py; these names are imported from here too.
+__all__ = ["TIME_CLAIMS", "Diagnosis", "Problem", "clean", "decode", "describe_time", "diagnose", "duration", "show"]
 
 
 @dataclass(frozen=True)
@@ -79,50 +79,6 @@ class Diagnosis:
         problem = Problem(code, message)
         if problem not in self.problems:
             self.problems.append(problem)
-
-
-def show(value: Any) -> str:
-    """Return ``value`` as JSON (so control characters cannot reach the terminal), shortened."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
-
-
-def duration(seconds: float) -> str:
-    """Return a rough human duration: ``45 s``, ``5 min``, ``2 h``, ``3 days``."""
-    seconds = abs(seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 48 * 3600:
-        return f"{seconds / 3600:.0f} h"
-    return f"{seconds / 86400:.0f} days"
-
-
-def local_date(value: float) -> str:
-    """Return a NumericDate as a date in the current time zone (``TIME_ZONE``)."""
-    try:
-        moment = timezone.localtime(datetime.fromtimestamp(value, tz=dt_timezone.utc))
-    except (OverflowError, OSError, ValueError):
-        return "not a representable date"
-    return f"{moment:%Y-%m-%d %H:%M:%S %Z}"
-
-
-def describe_time(name: str, value: Any, now: float) -> str:
-    """Return a NumericDate claim as a local date with its distance from ``now``."""
-    if not is_number(value):  # what the verifier takes for a number, and nothing else
-        return f"{show(value)} (not a number)"
-    delta = value - now
-    future = delta > 0
-    if name == "exp":
-        relative = f"expires in {duration(delta)}" if future else f"expired {duration(delta)} ago"
-    elif name == "nbf":
-        relative = f"not valid for another {duration(delta)}" if future else f"valid since {duration(delta)} ago"
-    elif name == "iat":
-        relative = f"issued {duration(delta)} in the future" if future else f"issued {duration(delta)} ago"
-    else:
-        relative = f"in {duration(delta)}" if future else f"{duration(delta)} ago"
-    return f"{value} = {local_date(value)} ({relative})"
 
 
 def decode(token: str) -> Diagnosis:
@@ -209,11 +165,7 @@ class _Checker:
         claims_config = config or next(iter(self.verifier.issuers.values()), None)
         if claims_config is not None:
             if config is not None and not config.audiences:
-                self.diagnosis.add(
-                    AudienceNotConfigured.code,
-                    f"No AUDIENCE is configured for {config.issuer}, so this API accepts no token at all (it answers "
-                    "503): set AUTH0_DRF['AUDIENCE'] to your API identifier (system check auth0_drf.E002).",
-                )
+                self.diagnosis.add(AudienceNotConfigured.code, explain_no_audience(config.issuer))
             self.check_claims(claims_config)
 
     def add(self, error: Auth0Error, message: str | None = None) -> None:
@@ -224,7 +176,7 @@ class _Checker:
         try:
             return verifier.check_header(self.header)
         except UnsupportedAlgorithm as exc:
-            self.add(exc, self.explain_algorithm())
+            self.add(exc, explain_algorithm(self.header.get("alg"), verifier.algorithms))
             if verifier.algorithms:
                 # check_header stops at the algorithm; the rest of the header still deserves a look.
                 try:
@@ -239,7 +191,7 @@ class _Checker:
         try:
             return self.verifier.select_issuer(self.payload)
         except InvalidIssuer as exc:
-            self.add(exc, self.explain_issuer())
+            self.add(exc, explain_issuer(self.payload.get("iss"), list(self.verifier.issuers)))
         except TokenError as exc:
             self.add(exc)
         return None
@@ -251,24 +203,12 @@ class _Checker:
         try:
             jwks.get_signing_key(self.header.get("kid"), alg)
         except UnknownKey as exc:
-            known = ", ".join(show(k.kid) for k in jwks.keys.keys) if jwks.keys else "none"
+            known = [k.kid for k in jwks.keys.keys] if jwks.keys else None
             where = jwks.jwks_uri or f"the JWKS of {config.issuer}"
-            kid = self.header.get("kid")
-            if kid is None:
-                self.add(exc, f"{exc.message} The token has no kid and no single published key fits {alg}.")
-            else:
-                self.add(
-                    exc,
-                    f"kid is {show(kid)}, which is not among the keys published at {where} (kids: {known}): the "
-                    "token was signed by another tenant or issuer, or by a key that has been revoked.",
-                )
+            self.add(exc, explain_unknown_key(exc.message, self.header.get("kid"), alg, known, where))
             return False
         except KeysUnavailable as exc:
-            self.add(
-                exc,
-                f"The signing keys of {config.issuer} could not be fetched ({jwks.last_error or 'unknown reason'}): "
-                "run manage.py auth0_check.",
-            )
+            self.add(exc, explain_keys_unavailable(config.issuer, jwks.last_error))
             return False
         return True
 
@@ -279,11 +219,7 @@ class _Checker:
             self.verifier.verify(self.token)
         except InvalidSignature as exc:
             self.diagnosis.signature = "INVALID"
-            self.add(
-                exc,
-                f"The signature does not verify with the key {show(self.header.get('kid'))} published by "
-                f"{show(self.payload.get('iss'))}: the token was altered, or signed by a different key.",
-            )
+            self.add(exc, explain_bad_signature(self.header.get("kid"), self.payload.get("iss")))
             return
         except (TokenError, KeysUnavailable):
             pass
@@ -299,96 +235,10 @@ class _Checker:
             try:
                 validate(self.payload, context)
             except ClaimError as exc:
-                self.add(exc, self.explain_claim(exc, config))
-
-    # --- wording ---------------------------------------------------------------------------
-
-    def explain_algorithm(self) -> str:
-        alg = self.header.get("alg")
-        accepted = ", ".join(self.verifier.algorithms) or "none configured"
-        text = f"alg is {show(alg)}; this API accepts {accepted} (AUTH0_DRF['ALGORITHMS'])."
-        if isinstance(alg, str) and alg.upper().startswith("HS"):
-            text += (
-                " HMAC tokens come from an Auth0 API whose signing algorithm is HS256: auth0_drf never "
-                "accepts them; set the API's signing algorithm to RS256 in the Auth0 dashboard."
-            )
-        elif isinstance(alg, str) and alg.lower() == "none":
-            text += " An unsigned token is never accepted."
-        return text
-
-    def explain_issuer(self) -> str:
-        iss = self.payload.get("iss")
-        trusted = list(self.verifier.issuers)
-        trusted_text = ", ".join(trusted) or "none (set AUTH0_DRF['DOMAIN'])"
-        text = f"iss is {show(iss)}; this API trusts {trusted_text}."
-        if not isinstance(iss, str):
-            return text
-        host = urlsplit(iss).hostname or ""
-        # A loopback issuer is a local or test issuer, neither a tenant nor a custom domain.
-        trusted_hosts = [urlsplit(t).hostname or "" for t in trusted if not is_loopback_url(t)]
-        if any(iss.rstrip("/") == t.rstrip("/") for t in trusted):
-            return text + (
-                " They differ only by the trailing '/': Auth0's iss ends with '/', so set ISSUER to exactly what the "
-                "token says (or set DOMAIN and leave ISSUER unset)."
-            )
-        if is_loopback_url(iss):
-            return text + self.explain_local_issuer(iss, [t for t in trusted if is_loopback_url(t)])
-        if host.endswith(".auth0.com") and any(h and not h.endswith(".auth0.com") for h in trusted_hosts):
-            return text + (
-                " The token was requested through the tenant's *.auth0.com domain, but this API trusts a custom "
-                "domain (iss is the domain the token was requested through): request it through the custom "
-                f"domain, or also trust {iss} in AUTH0_DRF['ISSUERS']."
-            )
-        if host and not host.endswith(".auth0.com") and any(h.endswith(".auth0.com") for h in trusted_hosts):
-            return text + (
-                " The token was requested through a custom domain, but this API trusts the tenant's *.auth0.com "
-                f"domain: set AUTH0_DRF['DOMAIN'] to {host}, or also trust {iss} in AUTH0_DRF['ISSUERS']."
-            )
-        return text + " The token comes from another tenant or identity provider."
-
-    def explain_local_issuer(self, iss: str, trusted_local: list[str]) -> str:
-        """Word a token from an issuer on this machine: a development or test issuer, never a tenant."""
-        if trusted_local:
-            # Both local: most often the server runs on another port than the tokens were minted for.
-            return (
-                " Both are local issuers (loopback addresses), at different addresses: tokens carry the address of "
-                "the issuer that minted them. Mint the token with the server's settings (in the demo, set "
-                f"AUTH0_DEV_ISSUER_URL={trusted_local[0]} for manage.py auth0_mint, as bin/demo does from PORT)."
-            )
-        return (
-            " The token comes from a local development issuer (its iss is a loopback address: manage.py auth0_mint, "
-            "the demo, or a test issuer), not from an Auth0 tenant or custom domain, and this API trusts no local "
-            "issuer. Send an access token from your tenant (your app's getTokenSilently(), or the Test tab of your "
-            "API in the Auth0 dashboard); to develop without a tenant instead, run with "
-            f'AUTH0_DRF = {{"ISSUER": {show(iss)}, "AUDIENCE": ..., "DEV_ISSUER": True}} (DEBUG only).'
-        )
-
-    def explain_claim(self, error: ClaimError, config: IssuerConfig) -> str:
-        payload = self.payload
-        if isinstance(error, TokenExpired) and is_number(payload.get("exp")):
-            exp = payload["exp"]
-            if config.issuer == self.verifier.development_issuer:
-                renew = "mint a new one (manage.py auth0_mint)"
-            else:
-                renew = "get a new one from Auth0"
-            return f"The token expired {duration(self.now - exp)} ago ({local_date(exp)}): {renew}."
-        if isinstance(error, TokenNotYetValid) and error.claim in payload:
-            when = describe_time(error.claim, payload[error.claim], self.now)
-            return f"{error.message} ({error.claim} is {when})"
-        if isinstance(error, IDTokenNotAccepted):
-            marks = self.verifier.profile.id_token_marks(payload)
-            has = f"; it carries {', '.join(marks)}" if marks else ""
-            return (
-                f"This is an ID token (aud is {show(payload.get('aud'))}, the client id{has}). APIs accept access "
-                f"tokens only: send the access token, {audience_advice(config.audiences, 'requested')}."
-            )
-        if isinstance(error, InvalidAudience) and "aud" in payload:
-            aud = payload["aud"]
-            audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-            if audiences and all(isinstance(a, str) and a.endswith("/userinfo") for a in audiences):
-                return (
-                    f"aud is {show(aud)}, which is only Auth0's /userinfo endpoint: no audience was requested. "
-                    f"{audience_advice(config.audiences, 'Request the token')}."
+                development = config.issuer == self.verifier.development_issuer
+                self.add(
+                    exc,
+                    explain_claim(
+                        exc, self.payload, config.audiences, self.verifier.profile, self.now, development=development
+                    ),
                 )
-            return f"aud is {show(aud)}; {audience_advice(config.audiences)}."
-        return error.message

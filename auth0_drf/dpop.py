@@ -25,10 +25,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from django.core.cache import caches
 from django.utils.encoding import escape_uri_path
 from jwt.algorithms import get_default_algorithms
 from jwt.utils import base64url_encode
@@ -37,6 +38,9 @@ from .conf import Auth0Settings, BuiltFromSettings, auth0_settings
 from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
 from .jose import b64url_decode, decode_segment, is_number
 from .keys import SUPPORTED_ALGORITHMS, parse_jwk, thumbprint
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger("auth0_drf")
 
@@ -83,6 +87,14 @@ def normalize_htu(url: str) -> str:
     return f"{scheme}://{netloc}{path}"
 
 
+class ReplayCache(Protocol):
+    """Where ``DPoPVerifier`` remembers the proofs it has accepted: ``MemoryReplayCache``, ``DjangoReplayCache``."""
+
+    def add(self, key: str, timeout: float) -> bool:
+        """Remember ``key`` for ``timeout`` seconds; return False if it was already there."""
+        ...
+
+
 class MemoryReplayCache:
     """A bounded, thread-safe set of recently seen proof identifiers, each kept for ``timeout``.
 
@@ -120,7 +132,7 @@ class MemoryReplayCache:
 class DjangoReplayCache:
     """Proof identifiers in a Django cache, shared by every process that uses it."""
 
-    def __init__(self, cache: Any) -> None:
+    def __init__(self, cache: BaseCache) -> None:
         self.cache = cache
 
     def add(self, key: str, timeout: float) -> bool:
@@ -143,14 +155,16 @@ class DPoPVerifier:
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         max_age: float = Auth0Settings.DPOP_PROOF_MAX_AGE.default,
         leeway: float = Auth0Settings.LEEWAY.default,
-        replay_cache: Any = None,
+        replay_cache: ReplayCache | None = None,
     ) -> None:
         available = get_default_algorithms()
         # HMAC and none are dropped even if configured: the proof key is public by design.
-        self.algorithms = {alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available}
+        self.algorithms = {
+            alg: available[alg] for alg in algorithms if alg in SUPPORTED_ALGORITHMS and alg in available
+        }
         self.max_age = max_age
         self.leeway = leeway
-        self.replay_cache = replay_cache if replay_cache is not None else MemoryReplayCache()
+        self.replay_cache: ReplayCache = replay_cache if replay_cache is not None else MemoryReplayCache()
 
     def verify_request(self, request: Any, access_token: str, jkt: str) -> dict[str, Any]:
         """Verify the ``DPoP`` header of a Django or DRF ``request``; return the proof's claims."""
@@ -251,10 +265,8 @@ class DPoPVerifier:
 def build_dpop_verifier() -> DPoPVerifier:
     """Return a new ``DPoPVerifier`` configured from ``AUTH0_DRF``."""
     s = auth0_settings
-    replay_cache: Any = None
+    replay_cache: ReplayCache | None = None
     if s.DPOP_REPLAY_CACHE:
-        from django.core.cache import caches
-
         replay_cache = DjangoReplayCache(caches[s.DPOP_REPLAY_CACHE])
     return DPoPVerifier(
         algorithms=tuple(s.DPOP_ALGORITHMS),

@@ -145,9 +145,7 @@ class TokenExpired(ClaimError):
     code = "token_expired"
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(
-            message or "The access token has expired: get a new one from Auth0.", claim="exp", **data
-        )
+        super().__init__(message or "The access token has expired: get a new one from Auth0.", claim="exp", **data)
 
 
 class TokenNotYetValid(ClaimError):

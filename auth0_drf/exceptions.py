@@ -7,7 +7,7 @@ caused by missing scopes or failed claim rules. The library's own error tree liv
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -16,40 +16,43 @@ from .challenges import existing_request_state, insufficient_scope_challenge, re
 from .claims import Claims
 from .conf import auth0_settings
 from .errors import (
+    INSUFFICIENT_SCOPE,
+    AudienceNotConfigured,
     Auth0Error,
-    TokenError,
-    InvalidAuthorizationHeader,
-    TokenTooLarge,
-    NotAJWT,
-    InvalidHeader,
-    WrongTokenType,
-    UnsupportedAlgorithm,
-    UnknownKey,
-    InvalidSignature,
     ClaimError,
-    MissingClaim,
-    InvalidClaim,
-    TokenExpired,
-    TokenNotYetValid,
-    TokenTooOld,
-    InvalidIssuer,
-    InvalidAudience,
-    IDTokenNotAccepted,
-    UserRejected,
-    UnknownSubject,
+    ClaimRuleFailed,
+    DatabaseUnavailable,
+    DPoPBindingError,
     DPoPError,
     DPoPRequired,
-    UnsupportedTokenBinding,
-    DPoPBindingError,
-    ClaimRuleFailed,
+    IDTokenNotAccepted,
+    InvalidAudience,
+    InvalidAuthorizationHeader,
+    InvalidClaim,
+    InvalidHeader,
+    InvalidIssuer,
+    InvalidSignature,
     KeysUnavailable,
+    MissingClaim,
+    NotAJWT,
     ReplayCacheUnavailable,
-    DatabaseUnavailable,
+    TokenError,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenTooLarge,
+    TokenTooOld,
+    UnknownKey,
+    UnknownSubject,
+    UnsupportedAlgorithm,
+    UnsupportedTokenBinding,
     UsernameUnavailable,
-    AudienceNotConfigured,
-    INSUFFICIENT_SCOPE,
+    UserRejected,
+    WrongTokenType,
 )
 from .rejections import log_rejection, verified_context
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
 
 __all__ = [
     "Auth0Error",
@@ -151,7 +154,7 @@ def rule_failure_body(rules: list[str]) -> dict[str, Any]:
     }
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler, plus the ``insufficient_scope`` challenge on scope and claim-rule 403s.
 
     Set ``REST_FRAMEWORK["EXCEPTION_HANDLER"] = "auth0_drf.exceptions.exception_handler"``. With
@@ -159,7 +162,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     """
     # Imported here, not at the top: rest_framework.views imports the authentication classes
     # named in DRF's settings (ours among them) while it is being imported itself.
-    from rest_framework.views import exception_handler as drf_exception_handler
+    from rest_framework.views import exception_handler as drf_exception_handler  # noqa: PLC0415
 
     response = drf_exception_handler(exc, context)
     if response is not None:
@@ -170,7 +173,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Any:
     return response
 
 
-def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) -> None:
+def add_scope_challenge(response: Response, exc: Exception, context: dict[str, Any]) -> None:
     """Turn a 403 caused by missing scopes (or failed claim rules) into RFC 6750's ``insufficient_scope`` response."""
     request = context.get("request")
     if request is None or not isinstance(exc, drf_exceptions.PermissionDenied):
@@ -189,13 +192,15 @@ def add_scope_challenge(response: Any, exc: Exception, context: dict[str, Any]) 
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
-            "detail": f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)}).",
+            "detail": (
+                f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)})."
+            ),
             "code": INSUFFICIENT_SCOPE,
             "missing_scopes": list(missing),
         }
 
 
-def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str = "Bearer") -> None:
+def add_rule_challenge(response: Response, exc: Exception, request: Any, scheme: str = "Bearer") -> None:
     """Give a 403 caused by failed claim rules RFC 6750's challenge and a body naming the rules.
 
     The challenge's description is fixed text: neither the rules nor claim values go in headers.
@@ -213,5 +218,9 @@ def add_rule_challenge(response: Any, exc: Exception, request: Any, scheme: str 
     response["WWW-Authenticate"] = rule_challenge(auth0_settings.REALM, scheme)
     # Rules combined with & | ~ lose their message in DRF: name the failed ones in the body,
     # unless another permission already said what was wrong.
-    if not isinstance(response.data, dict) or "code" not in response.data or response.data.get("code") == "permission_denied":
+    if (
+        not isinstance(response.data, dict)
+        or "code" not in response.data
+        or response.data.get("code") == "permission_denied"
+    ):
         response.data = rule_failure_body(list(state.failed_rules))

@@ -6,6 +6,7 @@ no redirects, a cap on the body size, and one plain-words reason when anything g
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -243,7 +244,5 @@ def _shrink_socket_timeout(raw: Any, remaining: float) -> None:
     # each read by what is left of the total deadline keeps the worker from hanging.
     sock = getattr(getattr(raw, "_connection", None), "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.settimeout(max(remaining, 0.001))
-        except OSError:
-            pass

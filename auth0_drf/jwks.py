@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .conf import Auth0Settings
 from .errors import KeysUnavailable, UnknownKey
@@ -27,10 +27,20 @@ from .keys import (
 )
 from .keyshare import KeyShare
 
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
+
 # The key sources live in keysources.py, the keys in keys.py; names that lived here still import from here.
 __all__ = [
-    "JWKSCache", "KeySource",
-    "MIN_RSA_BITS", "SUPPORTED_ALGORITHMS", "KeySet", "SigningKey", "discover_jwks_uri", "parse_jwk", "parse_jwks",
+    "JWKSCache",
+    "KeySource",
+    "MIN_RSA_BITS",
+    "SUPPORTED_ALGORITHMS",
+    "KeySet",
+    "SigningKey",
+    "discover_jwks_uri",
+    "parse_jwk",
+    "parse_jwks",
 ]
 
 logger = logging.getLogger("auth0_drf")
@@ -85,7 +95,7 @@ class JWKSCache:
         refetch_cooldown: float = Auth0Settings.JWKS_REFETCH_COOLDOWN.default,
         timeout: float = Auth0Settings.JWKS_TIMEOUT.default,
         max_bytes: int = Auth0Settings.JWKS_MAX_BYTES.default,
-        shared_cache: Any = None,
+        shared_cache: BaseCache | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
@@ -240,13 +250,13 @@ class JWKSCache:
             self._lock.release()
 
     def _refresh_locked(self, force: bool, seen_generation: int | None, fetches_before: int, deadline: float) -> KeySet:
-        if self.fetch_count != fetches_before or (
+        # Another thread fetched while we waited for the lock: use its result (if that fetch
+        # failed, the kept keys only while they are within max_staleness).
+        another_fetched = self.fetch_count != fetches_before or (
             seen_generation is not None and self.generation != seen_generation
-        ):
-            # Another thread fetched while we waited for the lock: use its result (if that
-            # fetch failed, the kept keys only while they are within max_staleness).
-            if self.keys is not None:
-                return self._keys_or_unavailable()
+        )
+        if another_fetched and self.keys is not None:
+            return self._keys_or_unavailable()
         now = self.timer()
         if not force and self.keys is not None and now < self._fresh_until:
             return self.keys
@@ -266,8 +276,11 @@ class JWKSCache:
             self.last_error = reason
             self._failed(now)
             if self.keys is not None:
-                logger.warning("auth0_drf: JWKS refresh failed, keeping cached keys: %s", reason,
-                               exc_info=not isinstance(exc, FetchError))
+                logger.warning(
+                    "auth0_drf: JWKS refresh failed, keeping cached keys: %s",
+                    reason,
+                    exc_info=not isinstance(exc, FetchError),
+                )
             else:
                 logger.warning("auth0_drf: JWKS fetch failed: %s", reason, exc_info=not isinstance(exc, FetchError))
             return self._keys_or_unavailable()

@@ -13,16 +13,19 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .fetch import FetchError, FetchResult
 from .keys import FetchedKeys, checked_keys
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
 
 logger = logging.getLogger("auth0_drf")
 
 
 def shared_key(uri: str) -> str:
-    """Return the shared cache's key for the copy of the JWKS at ``uri`` (as the README documents it)."""
+    """Return the shared cache's key for the copy of the JWKS at ``uri`` (as docs/security.md documents it)."""
     return "auth0_drf:jwks:" + hashlib.sha256(uri.encode()).hexdigest()
 
 
@@ -46,7 +49,7 @@ class KeyShare:
 
     def __init__(
         self,
-        cache: Any,
+        cache: BaseCache | None,
         *,
         lifetime: Callable[[int | None], float],
         clock: Callable[[], float],
@@ -146,13 +149,16 @@ class KeyShare:
 
     def _wait(self, uri: str, deadline: float) -> FetchedKeys | None:
         """Wait until ``deadline`` for another process's fetch; None means fetch ourselves."""
+        cache = self.cache
+        if cache is None:  # no cache, no other process's fetch to wait for
+            return None
         while time.monotonic() < deadline:
             time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0)))
             shared = self.read(uri)
             if shared is not None:
                 return shared
             try:
-                if self.cache.get(fetching_key(uri)) is None:
+                if cache.get(fetching_key(uri)) is None:
                     return self.read(uri)  # the other fetch ended without a copy: ours
             except Exception:
                 return None

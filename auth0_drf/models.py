@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -27,17 +28,21 @@ def exact_key(*parts: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode("ascii")).hexdigest()
 
 
-class KeyedQuerySet(models.QuerySet):
+_KeyedModel = TypeVar("_KeyedModel", bound="Auth0Identity | ClaimRecord")
+
+
+# QuerySet[...] works at run time too: Django's QuerySet has __class_getitem__ (since 3.1).
+class KeyedQuerySet(models.QuerySet[_KeyedModel]):
     """A queryset whose ``bulk_create`` fills in ``lookup_key``, which ``save()`` would set."""
 
-    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+    def bulk_create(self, objs: Iterable[_KeyedModel], *args: Any, **kwargs: Any) -> list[_KeyedModel]:
         objs = list(objs)
         for obj in objs:
             obj.lookup_key = obj.compute_lookup_key()
         return super().bulk_create(objs, *args, **kwargs)
 
 
-class Auth0IdentityQuerySet(KeyedQuerySet):
+class Auth0IdentityQuerySet(KeyedQuerySet["Auth0Identity"]):
     """Queries on identity links."""
 
     def for_subject(self, issuer: str, subject: str) -> Auth0IdentityQuerySet:
@@ -96,7 +101,7 @@ def _add_key_to_update_fields(kwargs: dict[str, Any], sources: Sequence[str]) ->
         kwargs["update_fields"] = [*fields, "lookup_key"]
 
 
-class ClaimRecordQuerySet(KeyedQuerySet):
+class ClaimRecordQuerySet(KeyedQuerySet["ClaimRecord"]):
     """Queries on claim records."""
 
     def for_subject(self, issuer: str, subject: str, client_id: str = "") -> ClaimRecordQuerySet:

@@ -191,6 +191,7 @@ def _scope_descriptions() -> dict[str, str]:
     return {str(k): str(v) for k, v in configured.items()} if isinstance(configured, dict) else {}
 
 
+# drf-spectacular is untyped: its extension registry's __init_subclass__ is an untyped call.
 class Auth0AuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Describe ``Auth0Authentication`` (and subclasses) as the scheme ``OPENAPI_SCHEME`` names, with scopes."""
 

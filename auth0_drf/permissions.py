@@ -12,14 +12,15 @@ All classes compose with DRF's operators::
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, BasePermissionMetaclass
 from rest_framework.request import Request
 
-from .claims import Claims
 from .challenges import request_state
+from .claims import Claims
 from .errors import INSUFFICIENT_SCOPE
 
 logger = logging.getLogger("auth0_drf")
@@ -42,6 +43,7 @@ class BoundPermissionMetaclass(BasePermissionMetaclass):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
+            # bind() is defined by the classes this metaclass makes (ScopePermission, ClaimRule).
             return cls.bind(*args, **kwargs)  # type: ignore[attr-defined]
         return super().__call__()
 
@@ -86,7 +88,10 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
         if required is not None and not required:
             self.refuse_empty_requirement(view)
         if required is None:
-            self.message = {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": "insufficient_scope"}
+            self.message = {
+                "detail": "This endpoint declares no scopes for this action, so access is denied.",
+                "code": "insufficient_scope",
+            }
             return False
         if claims.has_scope(*required, any_of=self.any_of):
             return True
@@ -116,7 +121,10 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
             view_class.__name__,
         )
         raise PermissionDenied(
-            {"detail": "This endpoint declares no scopes for this action, so access is denied.", "code": INSUFFICIENT_SCOPE},
+            {
+                "detail": "This endpoint declares no scopes for this action, so access is denied.",
+                "code": INSUFFICIENT_SCOPE,
+            },
             code=INSUFFICIENT_SCOPE,
         )
 
@@ -153,7 +161,7 @@ class RequiredScopes(ScopePermission):
         if action is not None and action in required:
             found = required[action]
         else:
-            method = request.method.upper()
+            method = (request.method or "").upper()
             found = next((v for k, v in required.items() if k.upper() == method), None)
         if found is None:
             return None

@@ -11,15 +11,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from auth0_drf.signing import LocalKey
+    from auth0_drf.testing import TestIssuer
+
+# pytest imports this plugin at startup, in every project that installs auth0_drf, before
+# pytest-django configures Django: the fixtures import auth0_drf and DRF when they run, not here.
+
 
 @pytest.fixture(scope="session")
-def auth0_signing_key() -> Any:
+def auth0_signing_key() -> LocalKey:
     """One RSA key for the whole session: generating keys is the slow part of a test issuer."""
-    from auth0_drf.signing import LocalKey
+    from auth0_drf.signing import LocalKey  # noqa: PLC0415
 
     return LocalKey.generate("RS256")
 
@@ -37,9 +45,11 @@ def auth0_issuer_mode() -> str:
 
 
 @pytest.fixture
-def auth0_issuer(auth0_signing_key: Any, auth0_settings_overrides: dict[str, Any], auth0_issuer_mode: str) -> Iterator[Any]:
+def auth0_issuer(
+    auth0_signing_key: LocalKey, auth0_settings_overrides: dict[str, Any], auth0_issuer_mode: str
+) -> Iterator[TestIssuer]:
     """Start a test issuer and point auth0_drf at it."""
-    from auth0_drf.testing import make_issuer, reset_caches
+    from auth0_drf.testing import make_issuer, reset_caches  # noqa: PLC0415
 
     issuer = make_issuer(auth0_issuer_mode, keys=[auth0_signing_key]).start()
     override = issuer.override_settings(**auth0_settings_overrides)
@@ -54,15 +64,15 @@ def auth0_issuer(auth0_signing_key: Any, auth0_settings_overrides: dict[str, Any
 
 
 @pytest.fixture
-def auth0_token(auth0_issuer: Any) -> Callable[..., str]:
+def auth0_token(auth0_issuer: TestIssuer) -> Callable[..., str]:
     """Return a function that mints access tokens from ``auth0_issuer``."""
     return auth0_issuer.token
 
 
 @pytest.fixture
-def auth0_api_client(auth0_issuer: Any) -> Any:
+def auth0_api_client(auth0_issuer: TestIssuer) -> Any:
     """Return an ``APIClient`` that sends an access token from ``auth0_issuer``."""
-    from rest_framework.test import APIClient
+    from rest_framework.test import APIClient  # noqa: PLC0415
 
     class Auth0APIClient(APIClient):
         def use_token(self, **token_kwargs: Any) -> str:

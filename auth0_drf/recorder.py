@@ -22,14 +22,15 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, router, transaction
-from django.db.models import F, Q
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from .claims import Claims
@@ -55,10 +56,10 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-_user_models: dict[str, Any] = {}
+_user_models: dict[str, type[Model]] = {}
 
 
-def _user_model() -> Any:
+def _user_model() -> type[Model]:
     # get_user_model() parses the setting and asks the app registry on each call: once per name.
     name = django_settings.AUTH_USER_MODEL
     model = _user_models.get(name)
@@ -69,6 +70,10 @@ def _user_model() -> Any:
 
 #: Where ``ClaimRecorder.describe`` keeps its result on a ``Claims`` object.
 _MEMO_ATTRIBUTE = "_auth0_drf_record_memo"
+
+#: What ``ClaimRecorder.describe`` returns: the row's (issuer, subject, client id), the redacted
+#: custom claims, the scopes, the user's primary key (or None) and their fingerprint.
+Description = tuple[tuple[str, str, str], dict[str, Any], list[str], Any, str]
 
 
 @dataclass
@@ -153,7 +158,7 @@ class ClaimRecorder:
             raise
         self.maybe_prune()
 
-    def describe(self, claims: Claims, user: Any) -> tuple[tuple[str, str, str], dict[str, Any], list[str], Any, str]:
+    def describe(self, claims: Claims, user: Any) -> Description:
         """Return the key, redacted custom claims, scopes, user id and fingerprint of a sighting.
 
         A token already verified comes back as the same ``Claims`` object (the verified-token
@@ -162,20 +167,16 @@ class ClaimRecorder:
         """
         settings_now = (auth0_settings.REDACTED_CLAIMS, auth0_settings.STANDARD_CLAIMS)
         user_key = (type(user), getattr(user, "pk", None))
-        memo = claims.__dict__.get(_MEMO_ATTRIBUTE)
-        if (
-            memo is not None
-            and memo[0] == user_key
-            and memo[1][0] is settings_now[0]
-            and memo[1][1] is settings_now[1]
-        ):
+        # (user_key, settings_now, description), as stored below.
+        memo: tuple[tuple[type, Any], tuple[Any, Any], Description] | None = claims.__dict__.get(_MEMO_ATTRIBUTE)
+        if memo is not None and memo[0] == user_key and memo[1][0] is settings_now[0] and memo[1][1] is settings_now[1]:
             return memo[2]
         # The columns hold 255 characters; a longer client id is recorded truncated, not dropped.
         key = (claims.iss[:255], claims.sub[:255], (claims.client_id or "")[:255])
         custom = redact(claims.custom_claims)
         scopes = sorted(claims.granted)
         user_id = self.user_id(user)
-        described = (key, custom, scopes, user_id, fingerprint(custom, scopes, user_id))
+        described: Description = (key, custom, scopes, user_id, fingerprint(custom, scopes, user_id))
         claims.__dict__[_MEMO_ATTRIBUTE] = (user_key, settings_now, described)
         return described
 

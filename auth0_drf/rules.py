@@ -2,7 +2,9 @@
 
 As permission classes they compose with DRF's operators, like ``HasScope``::
 
-    permission_classes = [ClaimEquals("https://myapp.example/tenant", "acme") & ClaimIncludes("https://myapp.example/roles", "admin")]
+    permission_classes = [
+        ClaimEquals("https://myapp.example/tenant", "acme") & ClaimIncludes("https://myapp.example/roles", "admin")
+    ]
 
 As a global setting they apply to every token auth0_drf accepts, on every request::
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -30,9 +32,9 @@ from django.utils.module_loading import import_string
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from .challenges import request_state
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .challenges import request_state
 from .errors import ClaimRuleFailed, TokenError
 from .exceptions import reject
 from .jose import is_number
@@ -174,9 +176,12 @@ class ClaimPredicate(ClaimRule):
 
     def check(self, claims: Claims) -> None:
         try:
+            # None only on the unbound class: its TypeError counts as a failed rule, as below.
             result = self.predicate(claims)  # type: ignore[misc]
         except Exception as exc:
-            logger.warning("auth0_drf: claim rule %r raised %s; treated as failed", self.description, type(exc).__name__)
+            logger.warning(
+                "auth0_drf: claim rule %r raised %s; treated as failed", self.description, type(exc).__name__
+            )
             raise self.fail() from None
         if not result:
             raise self.fail()
@@ -229,7 +234,7 @@ def load_claim_rules() -> tuple[ClaimRule, ...]:
 get_claim_rules = BuiltFromSettings(load_claim_rules).get
 
 
-def check_claim_rules(claims: Mapping[str, Any]) -> None:
+def check_claim_rules(claims: Claims) -> None:
     """Apply every ``CLAIM_RULES`` rule: raise ``ClaimRuleFailed`` (403) or a ``TokenError`` (401)."""
     for rule in get_claim_rules():
-        rule.check(claims)  # type: ignore[arg-type]
+        rule.check(claims)

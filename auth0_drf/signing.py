@@ -12,11 +12,15 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from .keys import thumbprint
 
+#: The private keys ``LocalKey`` signs with, and their public halves.
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+
 
 class LocalKey:
     """A private signing key with its ``kid`` and algorithm, publishable as a JWK."""
 
-    def __init__(self, private_key: Any, *, alg: str = "RS256", kid: str | None = None) -> None:
+    def __init__(self, private_key: PrivateKey, *, alg: str = "RS256", kid: str | None = None) -> None:
         self.private_key = private_key
         self.alg = alg
         self.kid = kid or self.thumbprint()
@@ -25,7 +29,7 @@ class LocalKey:
     def generate(cls, alg: str = "RS256", *, kid: str | None = None, bits: int = 2048) -> LocalKey:
         """Generate a fresh key for ``alg`` (RS*/PS* -> RSA, ES256/384/512 -> EC, EdDSA -> Ed25519)."""
         if alg.startswith(("RS", "PS")):
-            key: Any = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+            key: PrivateKey = rsa.generate_private_key(public_exponent=65537, key_size=bits)
         elif alg in ("ES256", "ES384", "ES512"):
             curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[alg]
             key = ec.generate_private_key(curve)
@@ -36,7 +40,7 @@ class LocalKey:
         return cls(key, alg=alg, kid=kid)
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> PublicKey:
         return self.private_key.public_key()
 
     def public_jwk(self, **extra: Any) -> dict[str, Any]:

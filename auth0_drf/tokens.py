@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from django.core.cache import caches
 from jwt.algorithms import get_default_algorithms
 
 from .claims import Claims
@@ -262,8 +263,8 @@ class TokenVerifier:
 
     def untrusted_issuer_message(self) -> str:
         """Return the message of ``invalid_issuer``: the issuers this API trusts (configuration, not the token's)."""
-        trusted = list(self.issuers)
-        text = f"The access token was issued by an issuer this API does not trust; it trusts {trusted_issuers_text(trusted)}"
+        trusted = trusted_issuers_text(list(self.issuers))
+        text = f"The access token was issued by an issuer this API does not trust; it trusts {trusted}"
         development = self.development_issuer
         if development is not None and development in self.issuers:
             # Tokens carry the address their issuer runs at: a server on another port (PORT=8001
@@ -306,8 +307,6 @@ def build_verifier() -> TokenVerifier:
     s = auth0_settings
     shared_cache = None
     if s.JWKS_SHARED_CACHE:
-        from django.core.cache import caches
-
         shared_cache = caches[s.JWKS_SHARED_CACHE]
     verifier = TokenVerifier(
         s.issuers,

@@ -24,9 +24,10 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,8 +45,15 @@ POOL = 64  # distinct tokens for the first-sight cases
 class Case:
     """One benchmark row: ``call(i)`` is timed; ``setup()`` runs, untimed, before each batch."""
 
-    def __init__(self, name: str, call: Callable[[int], Any], *, setup: Callable[[], Any] | None = None,
-                 kind: str = "verify", pool: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        call: Callable[[int], Any],
+        *,
+        setup: Callable[[], Any] | None = None,
+        kind: str = "verify",
+        pool: int | None = None,
+    ) -> None:
         self.name, self.call, self.setup, self.kind, self.pool = name, call, setup, kind, pool
         self.batch = 1
         self.samples: list[float] = []
@@ -161,8 +169,13 @@ def build_cases(issuer: Any, simplejwt: bool) -> tuple[list[Case], dict[str, Any
         Case("auth0_drf authenticate(), first sight, known user", authenticate_first, setup=clear_tokens, pool=POOL),
         Case("auth0_drf authenticate(), steady state", authenticate_steady, setup=warm_token),
         Case("request: AllowAny, no authentication", lambda i: get("/public", {}), kind="request"),
-        Case("request: auth0_drf, first sight, known user", lambda i: get("/private", pool_headers[i]),
-             setup=clear_tokens, kind="request", pool=POOL),
+        Case(
+            "request: auth0_drf, first sight, known user",
+            lambda i: get("/private", pool_headers[i]),
+            setup=clear_tokens,
+            kind="request",
+            pool=POOL,
+        ),
         Case("request: auth0_drf, steady state", lambda i: get("/private", header), setup=warm_token, kind="request"),
     ]
     if simplejwt:
@@ -175,7 +188,9 @@ def build_cases(issuer: Any, simplejwt: bool) -> tuple[list[Case], dict[str, Any
         ]
         cases += [
             Case("request: simplejwt, database user", lambda i: get("/simplejwt-db", header), kind="request"),
-            Case("request: simplejwt, stateless TokenUser", lambda i: get("/simplejwt-stateless", header), kind="request"),
+            Case(
+                "request: simplejwt, stateless TokenUser", lambda i: get("/simplejwt-stateless", header), kind="request"
+            ),
         ]
 
     # Count database queries per call once (outside the timing).
@@ -359,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         lines, medians = table(cases)
         verdicts = targets(medians, cases, steady)
         if args.smoke:
-            verdicts.insert(0, "(smoke run: too few rounds for the ratios to mean anything; it checks that every case runs)")
+            verdicts.insert(
+                0, "(smoke run: too few rounds for the ratios to mean anything; it checks that every case runs)"
+            )
         override.disable()
     finally:
         issuer.stop()
@@ -374,14 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         "Notes:",
         "- The token: RS256, 2048-bit key, Auth0's shape (two audiences, `scope` and `permissions`, `azp`). "
-        "\"First sight\" rows use a different token on each call (64 tokens, the token cache emptied before "
-        "each batch); the user is already known. \"Steady state\" repeats one token.",
+        '"First sight" rows use a different token on each call (64 tokens, the token cache emptied before '
+        'each batch); the user is already known. "Steady state" repeats one token.',
         "- auth0_drf runs its default pipeline: DPoP binding check (DPOP off), claim rules (none), the claims "
         "recorder (RECORD_CLAIMS on), the user cache (USER_CACHE_TTL 30 s).",
         "- simplejwt is configured for the same token: ALGORITHM RS256, VERIFYING_KEY the issuer's public key, "
         "AUDIENCE, ISSUER, LEEWAY 5, USER_ID_CLAIM `sub` → USER_ID_FIELD `username` (the row auth0_drf "
-        "created), TOKEN_TYPE_CLAIM and JTI_CLAIM None (Auth0 access tokens carry neither). \"database "
-        "user\" is `JWTAuthentication` (one `User.objects.get` per request), \"stateless\" is "
+        'created), TOKEN_TYPE_CLAIM and JTI_CLAIM None (Auth0 access tokens carry neither). "database '
+        'user" is `JWTAuthentication` (one `User.objects.get` per request), "stateless" is '
         "`JWTStatelessUserAuthentication` (simplejwt's TokenUser, no query).",
         "- Requests go through Django's test client with SecurityMiddleware and CommonMiddleware on in-memory "
         "SQLite (benchmarks/settings.py); each sample is the mean of a batch, the table shows the median and "

@@ -171,11 +171,25 @@ def main(argv: list[str] | None = None) -> int:
         "AUTH0_DRF_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True, timeout=120
+    )
     server = subprocess.Popen(
-        [str(gunicorn), "demo_project.wsgi:application", "--workers", str(args.workers), "--worker-class", "sync",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            str(gunicorn),
+            "demo_project.wsgi:application",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     results: dict[str, list[dict[str, float]]] = {"public": [], "public_header": [], "private": []}
     try:
@@ -192,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             # /api/public is also loaded with the token in its header (ignored there): the cost of
             # carrying a ~900-byte header through gunicorn and Django, apart from checking it.
-            cases = [("public", "/api/public", None), ("public_header", "/api/public", token), ("private", "/api/private", token)]
+            cases = [
+                ("public", "/api/public", None),
+                ("public_header", "/api/public", token),
+                ("private", "/api/private", token),
+            ]
             rng.shuffle(cases)  # no endpoint always runs first or last in a round
             for name, path, credentials in cases:
                 cpu_before = workers_cpu_seconds(server.pid)
@@ -220,11 +238,17 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_us": statistics.median(r["cpu_us"] for r in runs),
         }
 
+    def row(endpoint: str, s: dict[str, float]) -> str:
+        return (
+            f"| {endpoint} | {s['rps']:.0f} | {s['p99_ms']:.1f} ms | {s['errors']:.0f} | {s['requests']:.0f} "
+            f"| {s['cpu_us']:.0f} µs |"
+        )
+
     public, private = summary(results["public"]), summary(results["private"])
     carried = summary(results["public_header"])
     # Each round measures both endpoints back to back: the median of the per-round ratios is
     # robust to the machine's load drifting between rounds (it is shared).
-    ratios = [b["rps"] / a["rps"] for a, b in zip(results["public"], results["private"])]
+    ratios = [b["rps"] / a["rps"] for a, b in zip(results["public"], results["private"], strict=True)]
     ratio = statistics.median(ratios)
     info = machine()
     tool = f"wrk -t1 -c{args.connections}" if use_wrk else f"a Python client with {args.connections} threads"
@@ -234,20 +258,24 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {info['date']} on {info['cpu']} (nproc {info['nproc']}), {info['python']}. "
         f"gunicorn {metadata_version('gunicorn')} with {args.workers} sync workers on 127.0.0.1, demo_project "
         f"(DEBUG off, SQLite), load from {tool} on the same machine; {args.rounds} rounds of "
-        f"{args.duration} s per endpoint, in a shuffled order each round. Command: `.venv/bin/python benchmarks/load.py`",
+        f"{args.duration} s per endpoint, in a shuffled order each round. "
+        "Command: `.venv/bin/python benchmarks/load.py`",
         "",
-        "| endpoint | requests/s (median of rounds) | p99 latency (worst round) | errors | requests | worker CPU per request (median) |",
+        "| endpoint | requests/s (median of rounds) | p99 latency (worst round) | errors | requests "
+        "| worker CPU per request (median) |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| /api/public (AllowAny) | {public['rps']:.0f} | {public['p99_ms']:.1f} ms | {public['errors']:.0f} | {public['requests']:.0f} | {public['cpu_us']:.0f} µs |",
-        f"| /api/public, same Authorization header (ignored) | {carried['rps']:.0f} | {carried['p99_ms']:.1f} ms | {carried['errors']:.0f} | {carried['requests']:.0f} | {carried['cpu_us']:.0f} µs |",
-        f"| /api/private (auth0_drf) | {private['rps']:.0f} | {private['p99_ms']:.1f} ms | {private['errors']:.0f} | {private['requests']:.0f} | {private['cpu_us']:.0f} µs |",
+        row("/api/public (AllowAny)", public),
+        row("/api/public, same Authorization header (ignored)", carried),
+        row("/api/private (auth0_drf)", private),
         "",
         f"- /api/private reaches **{ratio:.2f}×** the requests/s of /api/public, median of the per-round "
         f"ratios (target ≥ 0.9×: {'met' if ratio >= 0.9 else 'NOT met'}); per round: "
         + ", ".join(f"{r:.2f}" for r in ratios)
-        + f"; all requests: {private['requests'] / public['requests']:.2f}×. Errors: {public['errors'] + private['errors']:.0f}.",
+        + f"; all requests: {private['requests'] / public['requests']:.2f}×. "
+        f"Errors: {public['errors'] + private['errors']:.0f}.",
         f"- gunicorn workers' CPU per request: /api/private {private['cpu_us'] - public['cpu_us']:+.0f} µs "
-        f"({private['cpu_us'] / public['cpu_us']:.2f}×) over /api/public (from /proc, 10 ms ticks over thousands of requests); "
+        f"({private['cpu_us'] / public['cpu_us']:.2f}×) over /api/public "
+        "(from /proc, 10 ms ticks over thousands of requests); "
         f"of that, carrying the header costs {carried['cpu_us'] - public['cpu_us']:+.0f} µs and checking it "
         f"{private['cpu_us'] - carried['cpu_us']:+.0f} µs.",
         f"- JWKS fetches: {jwks_warm} while warming up ({args.workers} workers, each with its own key cache), "

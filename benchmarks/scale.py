@@ -29,8 +29,8 @@ os.environ["AUTH0_DRF_BENCH_DB"] = os.path.join(_DB_DIR.name, "scale.sqlite3")
 from bench import RESULTS, machine, replace_section  # noqa: E402  (sets up Django)
 
 from auth0_drf.conf import IssuerConfig  # noqa: E402
-from auth0_drf.signing import LocalKey, access_token_claims, jwks_document  # noqa: E402
 from auth0_drf.keys import parse_jwks  # noqa: E402
+from auth0_drf.signing import LocalKey, access_token_claims, jwks_document  # noqa: E402
 from auth0_drf.testing import LocalIssuer  # noqa: E402
 from auth0_drf.tokens import TokenVerifier  # noqa: E402
 
@@ -42,11 +42,21 @@ def best_per_call(fn, number: int) -> float:
 
 
 def token_for(key: LocalKey, issuer: str, **claims) -> str:
-    return key.sign(access_token_claims(issuer=issuer, audience=[AUDIENCE, issuer + "userinfo"], sub="auth0|u",
-                                        scope="openid read:messages", lifetime=86400, claims=claims))
+    return key.sign(
+        access_token_claims(
+            issuer=issuer,
+            audience=[AUDIENCE, issuer + "userinfo"],
+            sub="auth0|u",
+            scope="openid read:messages",
+            lifetime=86400,
+            claims=claims,
+        )
+    )
 
 
-def static_verifier(issuers: list[str], keys_per_issuer: dict[str, list[LocalKey]], cache_size: int = 0) -> TokenVerifier:
+def static_verifier(
+    issuers: list[str], keys_per_issuer: dict[str, list[LocalKey]], cache_size: int = 0
+) -> TokenVerifier:
     verifier = TokenVerifier([IssuerConfig(i, (AUDIENCE,), None) for i in issuers], cache_size=cache_size)
     for issuer in issuers:
         verifier.jwks[issuer].preload(jwks_document(keys_per_issuer[issuer]), static=True)
@@ -60,9 +70,9 @@ def keys_rows(signing: LocalKey, others: list[LocalKey]) -> list[str]:
     for n in (1, 10, 50):
         keys = [signing] + others[: n - 1]
         verifier = static_verifier([issuer], {issuer: keys})
-        verify = best_per_call(lambda: verifier.verify(token), 2000)
+        verify = best_per_call(lambda verifier=verifier: verifier.verify(token), 2000)
         document = jwks_document(keys)
-        parse = best_per_call(lambda: parse_jwks(document), 20)
+        parse = best_per_call(lambda document=document: parse_jwks(document), 20)
         rows.append(f"| {n} | {verify * 1e6:.1f} | {parse * 1e3:.2f} |")
     return rows
 
@@ -73,7 +83,9 @@ def issuer_rows(signing: LocalKey) -> list[str]:
         issuers = [f"https://tenant-{i}.example.test/" for i in range(n)]
         verifier = static_verifier(issuers, {i: [signing] for i in issuers})
         token = token_for(signing, issuers[-1])
-        rows.append(f"| {n} | {best_per_call(lambda: verifier.verify(token), 2000) * 1e6:.1f} |")
+        rows.append(
+            f"| {n} | {best_per_call(lambda verifier=verifier, token=token: verifier.verify(token), 2000) * 1e6:.1f} |"
+        )
     return rows
 
 
@@ -89,22 +101,25 @@ def user_rows() -> list[str]:
     User = get_user_model()
     backend = Auth0UserBackend()
     issuer = "https://tenant.example.test/"
-    rows = ["| users in the table | lookup on a user-cache miss, µs (1 query) | steady state (cache hit), µs, queries |",
-            "|---:|---:|---:|"]
+    rows = [
+        "| users in the table | lookup on a user-cache miss, µs (1 query) | steady state (cache hit), µs, queries |",
+        "|---:|---:|---:|",
+    ]
     created = 0
     for n in (100, 10_000, 50_000):
         users = [User(username=f"user-{i}") for i in range(created, n)]
         User.objects.bulk_create(users, batch_size=2000)
         saved = {u.username: u for u in User.objects.filter(username__in=[u.username for u in users])}
         Auth0Identity.objects.bulk_create(
-            [Auth0Identity(issuer=issuer, subject=f"auth0|{name}", user=user) for name, user in saved.items()], batch_size=2000
+            [Auth0Identity(issuer=issuer, subject=f"auth0|{name}", user=user) for name, user in saved.items()],
+            batch_size=2000,
         )
         created = n
         claims = Claims({"iss": issuer, "sub": f"auth0|user-{n // 2}"})
-        miss = best_per_call(lambda: backend.find_identity(claims), 1000)
+        miss = best_per_call(lambda claims=claims: backend.find_identity(claims), 1000)
         backend.get_user(claims)  # fills the user cache
         with CaptureQueriesContext(connection) as queries:
-            hit = best_per_call(lambda: backend.get_user(claims), 5000)
+            hit = best_per_call(lambda claims=claims: backend.get_user(claims), 5000)
         rows.append(f"| {n:,} | {miss * 1e6:.0f} | {hit * 1e6:.2f}, {len(queries)} |")
     return rows
 
@@ -120,7 +135,7 @@ def token_cache_rows(signing: LocalKey) -> list[str]:
         misses = [0]
         original = verifier._verify
 
-        def counting(token, _original=original):
+        def counting(token, _original=original, misses=misses):
             misses[0] += 1
             return _original(token)
 
@@ -137,7 +152,9 @@ def token_cache_rows(signing: LocalKey) -> list[str]:
 def memory_per_entry(signing: LocalKey) -> float:
     issuer = "https://tenant.example.test/"
     count = 1000
-    tokens = [token_for(signing, issuer, jti=f"m{i}", permissions=["read:messages", "write:messages"]) for i in range(count)]
+    tokens = [
+        token_for(signing, issuer, jti=f"m{i}", permissions=["read:messages", "write:messages"]) for i in range(count)
+    ]
     verifier = static_verifier([issuer], {issuer: [signing]}, cache_size=count)
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
@@ -154,8 +171,15 @@ def _worker(shared: str | None, shared_dir: str, issuer_settings: dict, token: s
     from django.core.cache import caches
     from django.core.cache.backends.filebased import FileBasedCache
 
-    options = {"ttl": 600, "min_ttl": 60, "max_ttl": 86400, "max_staleness": 86400, "refetch_cooldown": 30,
-               "timeout": 5.0, "max_bytes": 512 * 1024}
+    options = {
+        "ttl": 600,
+        "min_ttl": 60,
+        "max_ttl": 86400,
+        "max_staleness": 86400,
+        "refetch_cooldown": 30,
+        "timeout": 5.0,
+        "max_bytes": 512 * 1024,
+    }
     if shared == "file":
         options["shared_cache"] = FileBasedCache(shared_dir, {})
     elif shared == "database":
@@ -187,8 +211,9 @@ def worker_rows(workers: int) -> list[str]:
             barrier, results = context.Barrier(1 if staggered else workers), context.Queue()
             processes = []
             for _ in range(workers):
-                process = context.Process(target=_worker, args=(shared, shared_dir, issuer.settings(), token,
-                                                                barrier, results))
+                process = context.Process(
+                    target=_worker, args=(shared, shared_dir, issuer.settings(), token, barrier, results)
+                )
                 process.start()
                 processes.append(process)
                 if staggered:
@@ -196,7 +221,9 @@ def worker_rows(workers: int) -> list[str]:
             for process in processes:
                 process.join(30)
             failed = sum(1 for process in processes if process.exitcode != 0)
-            rows.append(f"| {workers} | {label} | {issuer.jwks_hits()}{f' ({failed} workers failed)' if failed else ''} |")
+            rows.append(
+                f"| {workers} | {label} | {issuer.jwks_hits()}{f' ({failed} workers failed)' if failed else ''} |"
+            )
     return rows
 
 
@@ -216,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = [
         "## Scale (benchmarks/scale.py)",
         "",
-        f"Measured {machine()['date']}; best of 5 repeats per cell, one process. Command: `.venv/bin/python benchmarks/scale.py`",
+        f"Measured {machine()['date']}; best of 5 repeats per cell, one process. "
+        "Command: `.venv/bin/python benchmarks/scale.py`",
         "",
         "**Keys in the JWKS.** Keys are parsed once per refresh into a `kid → key` dictionary, so "
         "verification does not depend on how many keys are published; only the refresh does.",

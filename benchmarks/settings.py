@@ -23,7 +23,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
 ]
 # scale.py needs a file, so that worker processes share the database cache.
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("AUTH0_DRF_BENCH_DB", ":memory:")}}
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("AUTH0_DRF_BENCH_DB", ":memory:")}
+}
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "jwks": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "auth0_drf_bench_jwks"},

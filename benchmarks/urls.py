@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.urls import path
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -49,7 +51,5 @@ def simplejwt_views() -> list:
 
 
 urlpatterns = [path("public", public), path("private", private)]
-try:
+with contextlib.suppress(ImportError):  # simplejwt is optional: its rows are skipped without it
     urlpatterns += simplejwt_views()
-except ImportError:  # simplejwt is optional: its rows are skipped without it
-    pass

@@ -31,7 +31,9 @@ fi
 
 
 def copy_repository(destination: Path) -> Path:
-    ignore = shutil.ignore_patterns(".git", ".venv", "screenshots", "__pycache__", "*.sqlite3", ".auth0_drf_dev_key.pem")
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "screenshots", "__pycache__", "*.sqlite3", ".auth0_drf_dev_key.pem"
+    )
     shutil.copytree(ROOT, destination, ignore=ignore)
     return destination
 
@@ -102,7 +104,12 @@ def test_demo_starts_warm_without_installing_and_prints_the_spa_origins(repo, tm
     }
     started = time.monotonic()
     process = subprocess.Popen(
-        ["bash", "bin/demo"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["bash", "bin/demo"],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     lines: list[str] = []
@@ -118,7 +125,7 @@ def test_demo_starts_warm_without_installing_and_prints_the_spa_origins(repo, tm
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
     output = "\n".join(lines)
-    assert f"curl -H 'Authorization: Bearer ey" in output and f"http://127.0.0.1:{port}/api/private" in output
+    assert "curl -H 'Authorization: Bearer ey" in output and f"http://127.0.0.1:{port}/api/private" in output
     assert (
         "Single-page apps may call it from: http://localhost:3000 http://127.0.0.1:3000 http://localhost:5173 "
         "http://127.0.0.1:5173 (CORS_ALLOWED_ORIGINS; see docs/spa.md)" in output

@@ -202,7 +202,7 @@ def test_e008_unknown_setting():
     assert settings_errors(**GOOD, AUDIENCES=["x"]) == [
         Error(
             "AUTH0_DRF['AUDIENCES'] is not a setting auth0_drf knows.",
-            hint="Remove AUTH0_DRF['AUDIENCES'] or correct its spelling (see the README's settings table).",
+            hint="Remove AUTH0_DRF['AUDIENCES'] or correct its spelling (see the settings page, docs/settings.md).",
             id="auth0_drf.E008",
         )
     ]

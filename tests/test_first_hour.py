@@ -33,7 +33,12 @@ TENANT = {"DOMAIN": "example.eu.auth0.com", "AUDIENCE": AUDIENCE}
 
 
 def dev_settings(tmp_path: Path, issuer: str = "http://127.0.0.1:8000/") -> dict[str, Any]:
-    return {"ISSUER": issuer, "AUDIENCE": AUDIENCE, "DEV_ISSUER": True, "DEV_ISSUER_KEY_FILE": str(tmp_path / "dev.pem")}
+    return {
+        "ISSUER": issuer,
+        "AUDIENCE": AUDIENCE,
+        "DEV_ISSUER": True,
+        "DEV_ISSUER_KEY_FILE": str(tmp_path / "dev.pem"),
+    }
 
 
 def get(path: str, token: str) -> Any:
@@ -42,7 +47,7 @@ def get(path: str, token: str) -> Any:
 
 # --- 1. manage.py test on the documented development setup ----------------------------------------
 
-SETTINGS_ADDITIONS = '''
+SETTINGS_ADDITIONS = """
 INSTALLED_APPS += ["rest_framework", "auth0_drf", "myapp"]
 
 REST_FRAMEWORK = {
@@ -64,9 +69,9 @@ if DEBUG:
         "AUDIENCE": "https://api.example.com",
         "DEV_ISSUER": True,
     }
-'''
+"""
 
-VIEWS = '''
+VIEWS = """
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
@@ -75,9 +80,9 @@ from rest_framework.response import Response
 def me(request):
     claims = request.auth
     return Response({"sub": claims.sub, "user": request.user.username, "scopes": sorted(claims.scopes)})
-'''
+"""
 
-URLS = '''
+URLS = """
 from django.contrib import admin
 from django.urls import include, path
 
@@ -86,9 +91,9 @@ from myapp.views import me
 urlpatterns = [path("admin/", admin.site.urls), path("api/me", me)]
 
 urlpatterns += [path("", include("auth0_drf.dev_urls"))]
-'''
+"""
 
-TESTS = '''
+TESTS = """
 from rest_framework.test import APITestCase
 
 from auth0_drf.testing import Auth0TestMixin
@@ -105,7 +110,7 @@ class MeTests(Auth0TestMixin, APITestCase):
         response = self.client.get("/api/me")
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["scopes"], ["read:messages"])
-'''
+"""
 
 
 def new_project(folder: Path) -> tuple[Path, dict[str, str]]:
@@ -204,7 +209,10 @@ def test_many_trusted_issuers_are_named_up_to_three(auth0_issuer, settings):
     others = [{"ISSUER": f"https://login{n}.example.com/"} for n in range(4)]
     settings.AUTH0_DRF = auth0_issuer.settings(ISSUERS=others)
     detail = get("/api/private", auth0_issuer.token(issuer="https://attacker.example/")).json()["detail"]
-    assert f"it trusts {auth0_issuer.issuer}, https://login0.example.com/, https://login1.example.com/ and 2 more." in detail
+    assert (
+        f"it trusts {auth0_issuer.issuer}, https://login0.example.com/, https://login1.example.com/ and 2 more."
+        in detail
+    )
 
 
 def test_in_dev_issuer_mode_the_401_points_at_the_issuer_url_of_the_server(settings, tmp_path):
@@ -256,11 +264,20 @@ def mint_command(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]
     [
         ("plan", "CommandError: --claim takes name=value (the value may be JSON), not 'plan': e.g. --claim plan=pro"),
         ("=pro", "CommandError: --claim takes name=value (the value may be JSON), not '=pro': e.g. --claim plan=pro"),
-        ('x=["a",', "CommandError: --claim x: '[\"a\",' is not valid JSON (Expecting value: line 1 column 6 (char 5))."),
-        ("x={plan: 1}", "CommandError: --claim x: '{plan: 1}' is not valid JSON (Expecting property name enclosed in "
-         "double quotes: line 1 column 2 (char 1))."),
-        ('x="pro', "CommandError: --claim x: '\"pro' is not valid JSON (Unterminated string starting at: line 1 "
-         "column 1 (char 0))."),
+        (
+            'x=["a",',
+            "CommandError: --claim x: '[\"a\",' is not valid JSON (Expecting value: line 1 column 6 (char 5)).",
+        ),
+        (
+            "x={plan: 1}",
+            "CommandError: --claim x: '{plan: 1}' is not valid JSON (Expecting property name enclosed in "
+            "double quotes: line 1 column 2 (char 1)).",
+        ),
+        (
+            'x="pro',
+            "CommandError: --claim x: '\"pro' is not valid JSON (Unterminated string starting at: line 1 "
+            "column 1 (char 0)).",
+        ),
         ("x=1e400", "CommandError: --claim x: '1e400' is not valid JSON (1e400 is too large for a JSON number)."),
     ],
 )
@@ -279,7 +296,14 @@ def test_claim_values_are_json_when_they_parse_and_strings_otherwise(settings, t
     call_command("auth0_mint", *[f"--claim={claim}" for claim in claims], stdout=out)
     verified = get("/api/claims", out.getvalue().strip()).json()["claims"]
     assert {name: verified[name] for name in ("n", "ok", "none", "plan", "day", "tags", "x", "empty")} == {
-        "n": 3, "ok": True, "none": None, "plan": "pro", "day": "2024-01-01", "tags": ["a", "b"], "x": "NaN", "empty": ""
+        "n": 3,
+        "ok": True,
+        "none": None,
+        "plan": "pro",
+        "day": "2024-01-01",
+        "tags": ["a", "b"],
+        "x": "NaN",
+        "empty": "",
     }
 
 

@@ -6,10 +6,13 @@ import ast
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
 import auth0_drf
-from auth0_drf.dev_issuer import mint_token
+from auth0_drf.dev_issuer import load_or_create_key, mint_token
 from auth0_drf.jwks import JWKSCache
 from auth0_drf.keysources import (
     Discovery,
@@ -97,6 +100,21 @@ def test_the_development_key_is_registered_while_dev_issuer_is_on_and_only_then(
     settings.AUTH0_DRF = {**dev, "DEV_ISSUER": False}
     assert static_keys(ISSUER) is None
     assert not get_verifier().jwks[ISSUER].static
+
+
+def test_a_development_key_file_without_an_rsa_key_is_a_configuration_error(settings, tmp_path):
+    # The development tokens are RS256: an EC key there made tokens nothing could verify.
+    path = tmp_path / "dev.pem"
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    settings.DEBUG = True
+    settings.AUTH0_DRF = {"ISSUER": ISSUER, "AUDIENCE": AUDIENCE, "DEV_ISSUER_KEY_FILE": str(path)}
+    with pytest.raises(ImproperlyConfigured) as raised:
+        load_or_create_key()
+    assert str(raised.value) == f"AUTH0_DRF['DEV_ISSUER_KEY_FILE'] ({path}) does not hold an RSA private key."
 
 
 # --- the layers -----------------------------------------------------------------------------

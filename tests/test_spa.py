@@ -92,7 +92,9 @@ def test_in_dev_issuer_mode_the_usual_spa_dev_servers_are_allowed():
 def test_with_a_tenant_no_origin_is_allowed_unless_configured():
     tenant = {"DJANGO_DEBUG": "true", "AUTH0_DOMAIN": "example.eu.auth0.com", "AUTH0_AUDIENCE": AUDIENCE}
     assert demo_setting("CORS_ALLOWED_ORIGINS", **tenant) == []
-    configured = demo_setting("CORS_ALLOWED_ORIGINS", **tenant, CORS_ALLOWED_ORIGINS="https://app.example.com, http://localhost:4200")
+    configured = demo_setting(
+        "CORS_ALLOWED_ORIGINS", **tenant, CORS_ALLOWED_ORIGINS="https://app.example.com, http://localhost:4200"
+    )
     assert configured == ["https://app.example.com", "http://localhost:4200"]
 
 

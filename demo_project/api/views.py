@@ -51,7 +51,9 @@ def public(request: Request) -> Response:
 @permission_classes([IsAuthenticated])
 def private(request: Request) -> Response:
     """Any valid access token."""
-    return Response({"message": "Hello from a private endpoint! You need to be authenticated to see this.", "sub": request.auth.sub})
+    return Response(
+        {"message": "Hello from a private endpoint! You need to be authenticated to see this.", "sub": request.auth.sub}
+    )
 
 
 @extend_schema(responses=MessageResponseSerializer)
@@ -60,7 +62,12 @@ def private(request: Request) -> Response:
 def private_scoped(request: Request) -> Response:
     """A valid access token with the read:messages scope (or RBAC permission)."""
     return Response(
-        {"message": "Hello from a private endpoint! You need to be authenticated and have a scope of read:messages to see this."}
+        {
+            "message": (
+                "Hello from a private endpoint! "
+                "You need to be authenticated and have a scope of read:messages to see this."
+            )
+        }
     )
 
 

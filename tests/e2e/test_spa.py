@@ -24,7 +24,10 @@ from .demo import DemoServer, manage
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>SPA on another origin</title>
-<style>body { font: 15px system-ui, sans-serif; margin: 2em; } pre { background: #f4f4f4; padding: .6em; white-space: pre-wrap; }</style>
+<style>
+body { font: 15px system-ui, sans-serif; margin: 2em; }
+pre { background: #f4f4f4; padding: .6em; white-space: pre-wrap; }
+</style>
 </head><body>
 <h1>A single-page app on <span id="origin"></span></h1>
 <p>calling the API on <code id="api"></code></p>
@@ -150,7 +153,10 @@ def open_page(browser: Any, site: StaticSite, demo: DemoServer) -> None:
 
 def run(browser: Any, script: str, *args: Any) -> Any:
     """Run an async function body in the page; its return value comes back through JSON."""
-    wrapped = f"const done = arguments[arguments.length - 1]; (async () => {{ {script} }})().then(r => done(JSON.stringify(r)));"
+    wrapped = (
+        "const done = arguments[arguments.length - 1];"
+        f"(async () => {{ {script} }})().then(result => done(JSON.stringify(result)));"
+    )
     return json.loads(browser.execute_async_script(wrapped, *args))
 
 

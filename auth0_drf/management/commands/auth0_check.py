@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -100,7 +101,9 @@ class Command(BaseCommand):
             except FetchError as exc:
                 self.stdout.write(f"  Reachable: NO: {exc}")
                 return f"the JWKS could not be fetched: {exc}"
-            cache = "no Cache-Control max-age" if result.max_age is None else f"Cache-Control max-age {result.max_age} s"
+            cache = (
+                "no Cache-Control max-age" if result.max_age is None else f"Cache-Control max-age {result.max_age} s"
+            )
             self.stdout.write(f"  Reachable: yes, in {result.elapsed * 1000:.0f} ms ({cache})")
             data = result.data
         keys = data.get("keys")

@@ -11,7 +11,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from auth0_drf.dev_issuer import dev_issuer_enabled, mint_token
 
-
 #: A value starting with one of these is meant as JSON (an array, an object, a quoted string).
 _JSON_STARTS = ("[", "{", '"')
 
@@ -54,17 +53,36 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sub", default="auth0|demo-user", help="the subject (default: auth0|demo-user)")
-        parser.add_argument("--scope", action="append", default=[], help="a scope; repeat, or give several separated by spaces")
+        parser.add_argument(
+            "--scope", action="append", default=[], help="a scope; repeat, or give several separated by spaces"
+        )
         parser.add_argument("--permission", action="append", default=None, help="an RBAC permission; repeat for more")
         # Parsed in handle(), not by argparse's type=: a CommandError there is one line, not a traceback.
-        parser.add_argument("--claim", action="append", default=[], help="a custom claim name=value (JSON values allowed); repeat for more")
-        parser.add_argument("--lifetime", type=int, default=3600, help="seconds until it expires (default 3600; negative for an expired token)")
+        parser.add_argument(
+            "--claim",
+            action="append",
+            default=[],
+            help="a custom claim name=value (JSON values allowed); repeat for more",
+        )
+        parser.add_argument(
+            "--lifetime",
+            type=int,
+            default=3600,
+            help="seconds until it expires (default 3600; negative for an expired token)",
+        )
         parser.add_argument("--audience", default=None, help="the audience (default: the configured AUDIENCE)")
-        parser.add_argument("--curl", metavar="URL", default=None, help="print a ready-to-paste curl command for URL instead of the bare token")
+        parser.add_argument(
+            "--curl",
+            metavar="URL",
+            default=None,
+            help="print a ready-to-paste curl command for URL instead of the bare token",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not dev_issuer_enabled():
-            raise CommandError("The development issuer is not enabled: set AUTH0_DRF['DEV_ISSUER'] = True (DEBUG only).")
+            raise CommandError(
+                "The development issuer is not enabled: set AUTH0_DRF['DEV_ISSUER'] = True (DEBUG only)."
+            )
         claims = dict(parse_claim(text) for text in options["claim"])
         audience = options["audience"]
         if audience is not None and not audience.strip():

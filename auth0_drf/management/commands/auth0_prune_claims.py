@@ -17,8 +17,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--max-age", type=float, default=None, help="seconds (default: AUTH0_DRF['RECORD_MAX_AGE'])")
-        parser.add_argument("--max-rows", type=int, default=None, help="rows kept (default: AUTH0_DRF['RECORD_MAX_ROWS'])")
+        parser.add_argument(
+            "--max-age", type=float, default=None, help="seconds (default: AUTH0_DRF['RECORD_MAX_AGE'])"
+        )
+        parser.add_argument(
+            "--max-rows", type=int, default=None, help="rows kept (default: AUTH0_DRF['RECORD_MAX_ROWS'])"
+        )
         parser.add_argument("--database", default=None, help="the database alias (default: the router's choice)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -27,4 +31,6 @@ class Command(BaseCommand):
         if max_age < 0 or max_rows < 0:
             raise CommandError("--max-age and --max-rows must be at least 0.")
         deleted = prune(max_age=max_age, max_rows=max_rows, using=options["database"])
-        self.stdout.write(f"Deleted {deleted} recorded claim row(s); kept at most {max_rows}, none older than {max_age:.0f} seconds.")
+        self.stdout.write(
+            f"Deleted {deleted} recorded claim row(s); kept at most {max_rows}, none older than {max_age:.0f} seconds."
+        )
