@@ -170,7 +170,7 @@ class TokenTooOld(ClaimError):
         super().__init__(message or "The access token was issued too long ago: get a new one.", claim="iat", **data)
 
 
-#: The end of ``TokenExpired``'s message for tokens of the development issuer (``auth0_drf.dev_issuer``).
+#: The message of ``TokenExpired`` for a token of the development issuer: it is minted, not fetched.
 DEV_TOKEN_EXPIRED = "The access token has expired: mint a new one (manage.py auth0_mint)."
 
 
