@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "does not fetch; workers that need keys at the same moment let the first one that adds a "
         "short-lived marker to that cache (`cache.add`) fetch, and wait for its copy (at most "
         "`JWKS_TIMEOUT`, then they fetch themselves). With a backend whose `add()` is atomic (Redis, "
-        "Memcached, the database cache; LocMemCache within a process, see tests/test_steady_state.py) "
+        "Memcached, the database cache; LocMemCache within a process, see tests/test_keyshare.py) "
         "that is one fetch; Django's FileBasedCache checks and writes in two steps, so workers "
         "starting at the same instant occasionally fetch twice.",
         "",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from auth0_drf.jwks import JWKSCache
-from auth0_drf.testing import reset_caches
+from auth0_drf.signing import LocalKey
+from auth0_drf.testing import LocalIssuer, reset_caches
+
+from .helpers import Clock, bearer_client, send
 
 
 @pytest.fixture(autouse=True)
@@ -21,39 +25,17 @@ def _clean_auth0_caches() -> Any:
 @pytest.fixture
 def client_for() -> Callable[[str], APIClient]:
     """Return a function giving an APIClient that sends ``Authorization: Bearer <token>``."""
-
-    def make(token: str) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-        return client
-
-    return make
+    return bearer_client
 
 
 @pytest.fixture
-def get_with(client_for: Callable[[str], APIClient]) -> Callable[..., Any]:
+def get_with() -> Callable[..., Any]:
     """GET ``path`` with a raw Authorization header value (or none)."""
 
     def get(path: str, authorization: str | None = None, **extra: Any) -> Any:
-        client = APIClient()
-        if authorization is not None:
-            extra["HTTP_AUTHORIZATION"] = authorization
-        return client.get(path, **extra)
+        return send(authorization, path, **extra)
 
     return get
-
-
-class Clock:
-    """A monotonic clock that only moves when the test says so (``JWKSCache.timer`` is the swap point)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -62,3 +44,25 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(JWKSCache, "timer", staticmethod(fake))
     return fake
+
+
+@pytest.fixture(scope="module")
+def local_keys() -> dict[str, LocalKey]:
+    """One key per algorithm (and a second RS256 one) for the module: key generation is the slow part."""
+    keys = {alg: LocalKey.generate(alg) for alg in ("RS256", "PS256", "ES256", "EdDSA")}
+    keys["RS256-b"] = LocalKey.generate("RS256")
+    return keys
+
+
+@pytest.fixture
+def issuer_a(local_keys: dict[str, LocalKey]) -> Iterator[LocalIssuer]:
+    """A second local issuer, beside ``auth0_issuer``, for the API ``https://a.api.test/``."""
+    with LocalIssuer(audience="https://a.api.test/", keys=[local_keys["RS256"]]) as issuer:
+        yield issuer
+
+
+@pytest.fixture
+def issuer_b(local_keys: dict[str, LocalKey]) -> Iterator[LocalIssuer]:
+    """A third local issuer, with its own key, for the API ``https://b.api.test/``."""
+    with LocalIssuer(audience="https://b.api.test/", keys=[local_keys["RS256-b"]]) as issuer:
+        yield issuer

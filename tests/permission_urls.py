@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import include, path
 from rest_framework import viewsets
 from rest_framework.authentication import BasicAuthentication
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
@@ -9,7 +10,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
-from django.urls import include, path
 
 from auth0_drf.authentication import Auth0Authentication
 from auth0_drf.permissions import HasAnyScope, HasScope, ReadWriteScopes, RequiredScopes
@@ -52,7 +52,12 @@ def negated(request):
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def in_view(request):
-    return Response({"can_read": request.auth.has_scope("read:messages"), "any": request.auth.has_scope("x", "read:messages", any_of=True)})
+    return Response(
+        {
+            "can_read": request.auth.has_scope("read:messages"),
+            "any": request.auth.has_scope("x", "read:messages", any_of=True),
+        }
+    )
 
 
 @api_view(["GET"])

@@ -7,8 +7,9 @@ wrote before the change would be committed and leak into the tests after it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor

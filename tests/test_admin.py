@@ -39,19 +39,36 @@ def records() -> dict[str, ClaimRecord]:
     alice = User.objects.create(username="auth0|alice")
     rows = {
         "alice": ClaimRecord.objects.create(
-            issuer="https://tenant.example/", subject="auth0|alice", client_id="spa-client", user=alice,
-            claims={STATE: {"plan": "enterprise"}, ROLES: ["editor"]}, claim_names=f"{ROLES}\n{STATE}",
-            scopes=["read:messages"], first_seen=now - timedelta(days=2), last_seen=now, times_seen=42,
+            issuer="https://tenant.example/",
+            subject="auth0|alice",
+            client_id="spa-client",
+            user=alice,
+            claims={STATE: {"plan": "enterprise"}, ROLES: ["editor"]},
+            claim_names=f"{ROLES}\n{STATE}",
+            scopes=["read:messages"],
+            first_seen=now - timedelta(days=2),
+            last_seen=now,
+            times_seen=42,
         ),
         "bob": ClaimRecord.objects.create(
-            issuer="https://tenant.example/", subject="auth0|bob", client_id="mobile-client",
-            claims={STATE: {"plan": "free"}, SECRET: "AB-123456-Z"}, claim_names=f"{SECRET}\n{STATE}",
-            first_seen=now - timedelta(days=20), last_seen=now - timedelta(days=10), times_seen=3,
+            issuer="https://tenant.example/",
+            subject="auth0|bob",
+            client_id="mobile-client",
+            claims={STATE: {"plan": "free"}, SECRET: "AB-123456-Z"},
+            claim_names=f"{SECRET}\n{STATE}",
+            first_seen=now - timedelta(days=20),
+            last_seen=now - timedelta(days=10),
+            times_seen=3,
         ),
         "machine": ClaimRecord.objects.create(
-            issuer="https://tenant.example/", subject="batch@clients", client_id="batch",
-            claims={STATE: "<script>alert('x')</script>"}, claim_names=STATE,
-            first_seen=now - timedelta(hours=1), last_seen=now - timedelta(hours=1), times_seen=7,
+            issuer="https://tenant.example/",
+            subject="batch@clients",
+            client_id="batch",
+            claims={STATE: "<script>alert('x')</script>"},
+            claim_names=STATE,
+            first_seen=now - timedelta(hours=1),
+            last_seen=now - timedelta(hours=1),
+            times_seen=7,
         ),
     }
     return rows
@@ -111,7 +128,9 @@ def test_filters_by_client_and_by_last_seen(viewer, records):
     assert [r.subject for r in by_client.context["cl"].result_list] == ["auth0|bob"]
     # The parameters of the "Past 7 days" choice, as DateFieldListFilter builds them.
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-    recent = viewer.get(LIST, {"last_seen__gte": str(midnight - timedelta(days=7)), "last_seen__lt": str(midnight + timedelta(days=1))})
+    recent = viewer.get(
+        LIST, {"last_seen__gte": str(midnight - timedelta(days=7)), "last_seen__lt": str(midnight + timedelta(days=1))}
+    )
     assert {r.subject for r in recent.context["cl"].result_list} == {"auth0|alice", "batch@clients"}
     html = by_client.content.decode()
     assert "By client" in html and "By last seen" in html
@@ -124,7 +143,10 @@ def test_detail_page_shows_pretty_json_escaped(viewer, records):
     response = viewer.get(detail_url(records["alice"]))
     assert response.status_code == 200
     html = response.content.decode()
-    assert '<pre class="auth0-drf-claims">{\n  &quot;https://myapp.example/roles&quot;: [\n    &quot;editor&quot;\n  ],' in html
+    assert (
+        '<pre class="auth0-drf-claims">{\n  &quot;https://myapp.example/roles&quot;: [\n    &quot;editor&quot;\n  ],'
+        in html
+    )
     assert "read:messages" in html
     # The user links to the user's admin page; no Save button on a record.
     assert reverse("admin:auth_user_change", args=[records["alice"].user_id]) in html
@@ -187,7 +209,10 @@ def test_delete_permission_alone_shows_nothing_of_a_record(records):
         pages += [page, confirmed]
     # The changelist's bulk action: its confirmation page would list the records too.
     ids = [str(record.pk) for record in records.values()]
-    for data in ({"action": "delete_selected", "_selected_action": ids}, {"action": "delete_selected", "_selected_action": ids, "post": "yes"}):
+    for data in (
+        {"action": "delete_selected", "_selected_action": ids},
+        {"action": "delete_selected", "_selected_action": ids, "post": "yes"},
+    ):
         response = client.post(LIST, data)
         assert response.status_code == 403
         pages.append(response)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,9 +54,16 @@ def headless_chromium() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--no-first-run",
-        "--disable-sync", f"--user-data-dir={profile}", "--window-size=1400,1000",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
     ):
         options.add_argument(flag)
     # An explicit driver path: Selenium Manager (which would download drivers) is skipped.
@@ -80,7 +88,9 @@ def wait_for_page(browser: Any, path: str) -> None:
     """Wait until the browser has navigated to ``path`` (query string aside) and loaded it."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 10).until(lambda b: urlsplit(b.current_url).path == path, f"the browser never reached {path}")
+    WebDriverWait(browser, 10).until(
+        lambda b: urlsplit(b.current_url).path == path, f"the browser never reached {path}"
+    )
     WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
@@ -93,7 +103,9 @@ def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, setting
         token = auth0_issuer.token(
             sub=sub, scope="read:messages", claims={STATE: {"plan": plan}, ROLES: ["editor"], SECRET: "AB-123456-Z"}
         )
-        response = requests.get(f"{live_server.url}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        response = requests.get(
+            f"{live_server.url}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
         assert response.status_code == 200, response.text
     assert ClaimRecord.objects.count() == 2
     alice = ClaimRecord.objects.get(subject="auth0|alice")

@@ -37,7 +37,10 @@ def test_reports_issuer_uri_reachability_and_each_key(auth0_issuer):
     assert "Keys (2):" in output
     assert f"kid={rsa.kid}  kty=RSA  alg=RS256  size=2048 bits  use=sig  -> accepted (RS256)" in output
     # The settings accept RS256 only: tokens signed by the EC key would be refused.
-    assert "kid=ec-key  kty=EC  alg=ES256  curve=P-256  use=sig  -> NOT accepted: it verifies ES256, but ALGORITHMS is ['RS256']" in output
+    assert (
+        "kid=ec-key  kty=EC  alg=ES256  curve=P-256  use=sig  "
+        "-> NOT accepted: it verifies ES256, but ALGORITHMS is ['RS256']" in output
+    )
     assert output.rstrip().endswith("OK: every issuer's keys are available and would verify tokens.")
     assert auth0_issuer.jwks_hits() == 1
 
@@ -47,7 +50,13 @@ def test_reports_cache_control_and_ignored_keys(auth0_issuer):
     small = LocalKey.generate("RS256", kid="small", bits=1024)
     auth0_issuer.keys.append(small)
     auth0_issuer.routes[auth0_issuer.JWKS_PATH] = lambda: json_response(
-        {"keys": [*auth0_issuer.jwks()["keys"], {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}, {**auth0_issuer.signing_key.public_jwk(kid="enc"), "use": "enc"}]},
+        {
+            "keys": [
+                *auth0_issuer.jwks()["keys"],
+                {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+                {**auth0_issuer.signing_key.public_jwk(kid="enc"), "use": "enc"},
+            ]
+        },
         **auth0_issuer.jwks_headers,
     )
     output = run()
@@ -64,7 +73,8 @@ def test_issuer_down_fails_with_the_reason(settings):
     output, error = run_failing()
     assert "Reachable: NO: " in output
     assert error == (
-        f"auth0_check failed.\n{issuer.issuer}: the JWKS could not be fetched: {issuer.jwks_uri} could not be reached (ConnectionError)"
+        f"auth0_check failed.\n{issuer.issuer}: the JWKS could not be fetched: "
+        f"{issuer.jwks_uri} could not be reached (ConnectionError)"
     )
 
 

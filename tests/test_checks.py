@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.checks import Error, Warning
 from django.core.management import call_command
@@ -60,7 +62,10 @@ def test_e002_names_the_issuers_entry_that_lacks_an_audience():
     assert errors == [
         Error(
             "No AUDIENCE is configured for issuer https://login.example.com/.",
-            hint="Set AUTH0_DRF['ISSUERS'][0]['AUDIENCE'] to your API identifier (Auth0 dashboard > Applications > APIs).",
+            hint=(
+                "Set AUTH0_DRF['ISSUERS'][0]['AUDIENCE'] to your API identifier "
+                "(Auth0 dashboard > Applications > APIs)."
+            ),
             id="auth0_drf.E002",
         )
     ]
@@ -75,7 +80,8 @@ E003 = Error(
 
 
 @pytest.mark.parametrize(
-    "domain", ["https://example.eu.auth0.com", "example.eu.auth0.com/", "example.eu.auth0.com/api", "example.eu.auth0.com:443"]
+    "domain",
+    ["https://example.eu.auth0.com", "example.eu.auth0.com/", "example.eu.auth0.com/api", "example.eu.auth0.com:443"],
 )
 def test_e003_domain_with_a_scheme_path_or_port(domain):
     assert settings_errors(DOMAIN=domain, AUDIENCE="https://api.example.com") == [E003]
@@ -85,7 +91,10 @@ def test_e004_auth0_issuer_without_trailing_slash():
     assert settings_errors(ISSUER="https://example.eu.auth0.com", AUDIENCE="https://api.example.com") == [
         Error(
             "The issuer https://example.eu.auth0.com lacks the trailing '/' that Auth0 puts in 'iss'.",
-            hint="Set AUTH0_DRF['ISSUER'] to 'https://example.eu.auth0.com/' (or leave it unset to derive it from DOMAIN).",
+            hint=(
+                "Set AUTH0_DRF['ISSUER'] to 'https://example.eu.auth0.com/' "
+                "(or leave it unset to derive it from DOMAIN)."
+            ),
             id="auth0_drf.E004",
         )
     ]
@@ -93,10 +102,13 @@ def test_e004_auth0_issuer_without_trailing_slash():
 
 def test_e005_plain_http_issuer_and_jwks_uri():
     errors = settings_errors(
-        ISSUER="http://login.example.com/", JWKS_URI="http://keys.example.com/jwks.json", AUDIENCE="https://api.example.com"
+        ISSUER="http://login.example.com/",
+        JWKS_URI="http://keys.example.com/jwks.json",
+        AUDIENCE="https://api.example.com",
     )
     hint = (
-        "to an https:// URL: keys must be fetched over HTTPS (plain http:// is allowed only for loopback hosts, in local tests)."
+        "to an https:// URL: keys must be fetched over HTTPS "
+        "(plain http:// is allowed only for loopback hosts, in local tests)."
     )
     assert errors == [
         Error(
@@ -194,7 +206,11 @@ def test_e007_token_profile_must_name_a_registered_profile():
 def test_e007_settings_not_a_dict():
     with override_settings(AUTH0_DRF=["DOMAIN"]):
         assert check_settings() == [
-            Error("AUTH0_DRF must be a dict.", hint="Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.", id="auth0_drf.E007")
+            Error(
+                "AUTH0_DRF must be a dict.",
+                hint="Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.",
+                id="auth0_drf.E007",
+            )
         ]
 
 
@@ -205,6 +221,49 @@ def test_e008_unknown_setting():
             hint="Remove AUTH0_DRF['AUDIENCES'] or correct its spelling (see the settings page, docs/settings.md).",
             id="auth0_drf.E008",
         )
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"JWKS_SHARED_CACHE": "no-such-cache"},
+        {"MAX_TOKEN_AGE": "3600"},
+        {"MAX_TOKEN_AGE": -1},
+        {"USER_BACKEND": "no.such.Backend"},
+        {"REALM": 1},
+        {"CREATE_USERS": "false"},
+    ],
+)
+def test_settings_that_break_every_request_fail_the_checks(auth0_issuer, overrides):
+    with override_settings(AUTH0_DRF=auth0_issuer.settings(**overrides)):
+        errors = check_settings()
+    assert any(name in error.msg for error in errors for name in overrides), errors
+
+
+def check_ids(settings_dict: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e.id, e.msg) for e in settings_errors(**settings_dict)]
+
+
+@pytest.mark.django_db
+def test_issuers_entries_are_checked():
+    base = {"AUDIENCE": "https://api.example.test/"}
+    assert check_ids({**base, "ISSUERS": [{"DOMAIN": "login.example.com"}]}) == []
+    assert check_ids({**base, "ISSUERS": [{"AUDIENCE": "x"}, "https://x/"]}) == [
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][0] must be a dict with an 'ISSUER' or a 'DOMAIN'."),
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][1] must be a dict with an 'ISSUER' or a 'DOMAIN'."),
+    ]
+    assert check_ids({**base, "ISSUERS": [{"DOMAIN": "a.example", "AUDIENCES": ["x"]}]}) == [
+        ("auth0_drf.E014", "AUTH0_DRF['ISSUERS'][0] has keys auth0_drf does not know: AUDIENCES."),
+    ]
+    assert check_ids({**base, "ISSUERS": [{"ISSUER": "http://login.example.com/"}]}) == [
+        ("auth0_drf.E005", "AUTH0_DRF['ISSUERS'][0]['ISSUER'] 'http://login.example.com/' is not an https:// URL."),
+        (
+            "auth0_drf.E005",
+            "AUTH0_DRF['ISSUERS'][0]['JWKS_URI'] 'http://login.example.com/.well-known/jwks.json' "
+            "is not an https:// URL.",
+        ),
     ]
 
 
@@ -224,7 +283,10 @@ def test_e010_dev_issuer_without_debug():
 
 
 def test_w001_authentication_class_used_nowhere():
-    assert rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=["rest_framework.authentication.SessionAuthentication"], EXCEPTION_HANDLER=HANDLER) == [
+    assert rest_warnings(
+        DEFAULT_AUTHENTICATION_CLASSES=["rest_framework.authentication.SessionAuthentication"],
+        EXCEPTION_HANDLER=HANDLER,
+    ) == [
         Warning(
             f"{AUTH} is not in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] and no view uses it.",
             hint="Add it (first) to DEFAULT_AUTHENTICATION_CLASSES, or to a view's authentication_classes.",
@@ -234,7 +296,10 @@ def test_w001_authentication_class_used_nowhere():
 
 
 def test_w001_not_raised_for_a_subclass_in_the_defaults():
-    assert rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=["tests.test_checks.MyAuthentication"], EXCEPTION_HANDLER=HANDLER) == []
+    assert (
+        rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=["tests.test_checks.MyAuthentication"], EXCEPTION_HANDLER=HANDLER)
+        == []
+    )
 
 
 def test_w001_not_raised_when_a_view_uses_it():
@@ -260,7 +325,8 @@ def test_w002_not_first():
 def test_w003_default_exception_handler():
     assert rest_warnings(DEFAULT_AUTHENTICATION_CLASSES=[AUTH]) == [
         Warning(
-            "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, so scope failures get no insufficient_scope challenge.",
+            "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, "
+            "so scope failures get no insufficient_scope challenge.",
             hint=f"Set it to '{HANDLER}', or call auth0_drf.exceptions.add_scope_challenge() from your own handler.",
             id="auth0_drf.W003",
         )
@@ -268,9 +334,9 @@ def test_w003_default_exception_handler():
 
 
 def test_manage_py_check_fails_on_an_error():
-    with override_settings(AUTH0_DRF={"AUDIENCE": "https://api.example.com"}):
-        with pytest.raises(SystemCheckError) as raised:
-            call_command("check")
+    no_issuer = override_settings(AUTH0_DRF={"AUDIENCE": "https://api.example.com"})
+    with no_issuer, pytest.raises(SystemCheckError) as raised:
+        call_command("check")
     assert "auth0_drf.E001" in str(raised.value)
     assert "Set AUTH0_DRF['DOMAIN']" in str(raised.value)
 

@@ -81,7 +81,9 @@ def test_key_rotation_under_load(live_server, auth0_issuer, settings):
             while not stop.is_set():
                 n += 1
                 # Always a token from the current signing key: every one must pass.
-                token = auth0_issuer.token(sub=f"auth0|rot-{worker % 3}@clients", claims={"gty": "client-credentials", "n": n})
+                token = auth0_issuer.token(
+                    sub=f"auth0|rot-{worker % 3}@clients", claims={"gty": "client-credentials", "n": n}
+                )
                 status = fetch(session, url, token)
                 with lock:
                     statuses[status] += 1
@@ -130,7 +132,12 @@ def test_revoked_key_is_rejected_by_every_thread_after_refresh(live_server, auth
 
 
 def test_concurrent_hostile_requests_get_clean_rejections_over_real_http(live_server, auth0_issuer):
-    bad = [auth0_issuer.token(lifetime=-600), "a.b.c", auth0_issuer.token(audience="https://other/"), auth0_issuer.token()[:-4]]
+    bad = [
+        auth0_issuer.token(lifetime=-600),
+        "a.b.c",
+        auth0_issuer.token(audience="https://other/"),
+        auth0_issuer.token()[:-4],
+    ]
     host, port = urlsplit(live_server.url).hostname, urlsplit(live_server.url).port
 
     def call(i: int) -> tuple[int, list[tuple[str, str]]]:

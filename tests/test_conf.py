@@ -11,6 +11,8 @@ from django.test import override_settings
 from auth0_drf.checks import check_settings
 from auth0_drf.conf import DEFAULTS, SETTINGS, Auth0Settings, IssuerConfig, auth0_settings, derive_issuer
 
+from .helpers import issuer_entry
+
 GOOD = {"DOMAIN": "example.eu.auth0.com", "AUDIENCE": "https://api.example.com"}
 
 
@@ -161,6 +163,34 @@ def test_an_issuers_entry_for_the_top_level_issuer_replaces_it():
 
 def test_no_domain_issuer_or_issuers_means_no_issuer():
     assert issuers(AUDIENCE="https://api.example.com") == ()
+
+
+@pytest.mark.django_db
+def test_issuers_from_domain_and_inherited_audience(settings):
+    settings.AUTH0_DRF = {
+        "DOMAIN": "tenant.eu.auth0.com",
+        "AUDIENCE": "https://api.example.test/",
+        "ISSUERS": [{"DOMAIN": "login.example.com"}, {"ISSUER": "https://other.example/", "AUDIENCE": ["x", "y"]}],
+    }
+    assert auth0_settings.issuers == (
+        IssuerConfig(
+            "https://tenant.eu.auth0.com/",
+            ("https://api.example.test/",),
+            "https://tenant.eu.auth0.com/.well-known/jwks.json",
+        ),
+        IssuerConfig(
+            "https://login.example.com/",
+            ("https://api.example.test/",),
+            "https://login.example.com/.well-known/jwks.json",
+        ),
+        IssuerConfig("https://other.example/", ("x", "y"), "https://other.example/.well-known/jwks.json"),
+    )
+
+
+@pytest.mark.django_db
+def test_top_level_issuer_listed_again_in_issuers_is_not_duplicated(settings, issuer_a):
+    settings.AUTH0_DRF = {**issuer_a.settings(), "ISSUERS": [issuer_entry(issuer_a, AUDIENCE="https://only-this/")]}
+    assert [c.audiences for c in auth0_settings.issuers] == [("https://only-this/",)]
 
 
 # --- every setting is checked -------------------------------------------------------------------

@@ -9,32 +9,18 @@ import os
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection, connections
-from rest_framework.test import APIClient
 
 from auth0_drf.backends import Auth0UserBackend, user_cache
 from auth0_drf.claims import Claims
 from auth0_drf.models import Auth0Identity, ClaimRecord, exact_key
 
+from .helpers import claims_of, get
 from .schema import migrate, table_missing
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 NOTE = "https://auth0-drf-demo/note"
-
-
-def claims_of(token: str) -> dict:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    response = client.get("/api/claims")
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def get_claims(token: str):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client.get("/api/claims")
 
 
 def test_the_suite_runs_on_the_database_named_by_database_url():
@@ -122,7 +108,9 @@ def test_migrating_gives_links_and_records_made_before_the_key_their_key(auth0_i
         for sub in subjects:
             OldIdentity.objects.create(issuer=auth0_issuer.issuer, subject=sub, user=existing)
         now = "2026-01-01T00:00:00Z"
-        OldRecord.objects.create(issuer=auth0_issuer.issuer, subject="auth0|existing", client_id="spa", first_seen=now, last_seen=now)
+        OldRecord.objects.create(
+            issuer=auth0_issuer.issuer, subject="auth0|existing", client_id="spa", first_seen=now, last_seen=now
+        )
     finally:
         migrate("auth0_drf", None)
     for identity in Auth0Identity.objects.all():
@@ -171,7 +159,7 @@ def test_no_free_username_is_a_503_that_says_so_never_a_500(auth0_issuer, settin
     User.objects.create_user("ONLY-TWO")
     token = auth0_issuer.token(sub="auth0|nameless")
     with caplog.at_level(logging.INFO, logger="auth0_drf"):
-        response = get_claims(token)
+        response = get(token, "/api/claims")
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "username_unavailable"
     assert response["Retry-After"] == "30"
@@ -195,7 +183,7 @@ def test_inserts_that_keep_colliding_are_retried_a_bounded_number_of_times_then_
     settings.AUTH0_DRF = auth0_issuer.settings(USER_BACKEND="tests.test_database.BlindBackend")
     for n in range(100):
         User.objects.create_user(f"blind-{n}")
-    response = get_claims(auth0_issuer.token(sub="auth0|blind"))
+    response = get(auth0_issuer.token(sub="auth0|blind"), "/api/claims")
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "username_unavailable"
     assert User.objects.count() == 100 and not Auth0Identity.objects.exists()
@@ -224,9 +212,9 @@ def test_a_missing_identity_table_is_a_503_naming_migrate(auth0_issuer, caplog, 
     monkeypatch.setitem(connections.settings["default"], "ATOMIC_REQUESTS", atomic_requests)
     token = auth0_issuer.token(sub="auth0|early")
     with table_missing(Auth0Identity), caplog.at_level(logging.INFO):
-        response = get_claims(token)
+        response = get(token, "/api/claims")
     assert_503_naming_migrate(response, token, caplog)
-    assert get_claims(token).status_code == 200  # migrated: it works at once, no restart
+    assert get(token, "/api/claims").status_code == 200  # migrated: it works at once, no restart
 
 
 @pytest.mark.django_db(transaction=True)
@@ -235,8 +223,8 @@ def test_an_upgrade_without_migrate_is_a_503_naming_migrate(auth0_issuer, caplog
     try:
         migrate("auth0_drf", "0001_initial")  # the tables of the previous release: no lookup_key
         with caplog.at_level(logging.INFO):
-            response = get_claims(token)
+            response = get(token, "/api/claims")
     finally:
         migrate("auth0_drf", None)
     assert_503_naming_migrate(response, token, caplog)
-    assert get_claims(token).status_code == 200
+    assert get(token, "/api/claims").status_code == 200

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from .helpers import bearer_client
+
 pytestmark = pytest.mark.django_db
 
 BODIES = {
@@ -25,9 +27,7 @@ BODIES = {
 
 @pytest.fixture
 def writer(auth0_issuer) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Bearer " + auth0_issuer.token(scope="read:messages write:messages archive:messages"))
-    return client
+    return bearer_client(auth0_issuer.token(scope="read:messages write:messages archive:messages"))
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))
@@ -43,9 +43,16 @@ def test_odd_bodies_are_client_errors(writer, name):
         assert 400 <= response.status_code < 500, response.content[:200]
 
 
-@pytest.mark.parametrize("pk", ["abc", "99999999999999999999999", "9223372036854775808", "-1", "0", "1.5", "%00", "%EF%BC%91"])
+@pytest.mark.parametrize(
+    "pk", ["abc", "99999999999999999999999", "9223372036854775808", "-1", "0", "1.5", "%00", "%EF%BC%91"]
+)
 def test_odd_ids_are_404(writer, pk):
-    for method, path in (("get", f"/api/messages/{pk}/"), ("delete", f"/api/messages/{pk}/"), ("post", f"/api/messages/{pk}/archive/"), ("patch", f"/api/messages/{pk}/")):
+    for method, path in (
+        ("get", f"/api/messages/{pk}/"),
+        ("delete", f"/api/messages/{pk}/"),
+        ("post", f"/api/messages/{pk}/archive/"),
+        ("patch", f"/api/messages/{pk}/"),
+    ):
         response = getattr(writer, method)(path, {"text": "x"}, format="json")
         assert response.status_code == 404, (method, path, response.status_code)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
 import time
@@ -16,6 +14,9 @@ from django.core.management.base import CommandError
 
 from auth0_drf.diagnosis import describe_time, diagnose, duration
 from auth0_drf.signing import LocalKey
+from auth0_drf.tokens import get_verifier
+
+from .hostile import as_segment
 
 AUDIENCE = "https://api.example.test/"
 
@@ -35,10 +36,6 @@ def inspect(*args, stdin: str | None = None) -> tuple[str, str | None]:
 
 def problems(token: str) -> list[tuple[str, str]]:
     return [(p.code, p.message) for p in diagnose(token).problems]
-
-
-def b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 def test_a_good_token_is_decoded_verified_and_accepted(auth0_issuer):
@@ -70,7 +67,10 @@ def test_every_problem_is_reported_at_once(auth0_issuer):
     assert error == "This API would reject the token: 3 problems (see above)."
     assert "Problems (3):" in output
     assert "  1. [token_expired] The token expired 2 h ago (" in output
-    assert f'  2. [invalid_audience] aud is "https://other.example/"; request the token with audience={AUDIENCE}.' in output
+    assert (
+        f'  2. [invalid_audience] aud is "https://other.example/"; request the token with audience={AUDIENCE}.'
+        in output
+    )
     assert "  3. [missing_claim] The access token has no 'sub' claim." in output
     # The signature is still checked, and is fine.
     assert "Signature: valid" in output
@@ -81,7 +81,8 @@ def test_wrong_audience(auth0_issuer):
     assert problems(token) == [
         (
             "invalid_audience",
-            f'aud is ["https://other.example/", "https://tenant.eu.auth0.com/userinfo"]; request the token with audience={AUDIENCE}.',
+            'aud is ["https://other.example/", "https://tenant.eu.auth0.com/userinfo"]; '
+            f"request the token with audience={AUDIENCE}.",
         )
     ]
 
@@ -99,17 +100,39 @@ def test_userinfo_only_audience_means_no_audience_was_requested(auth0_issuer):
 
 def test_expired(auth0_issuer):
     token = auth0_issuer.token(lifetime=-7200)
-    (code, message), = problems(token)
+    ((code, message),) = problems(token)
     assert code == "token_expired"
     assert message.startswith("The token expired 2 h ago (20") and message.endswith(" UTC): get a new one from Auth0.")
 
 
 def test_not_yet_valid(auth0_issuer):
     token = auth0_issuer.token(claims={"nbf": int(time.time()) + 600})
-    (code, message), = problems(token)
+    ((code, message),) = problems(token)
     assert code == "token_not_yet_valid"
-    assert message.startswith("The access token is not valid yet: check the clocks of the issuer and this server. (nbf is ")
+    assert message.startswith(
+        "The access token is not valid yet: check the clocks of the issuer and this server. (nbf is "
+    )
     assert message.endswith("(not valid for another 10 min))")
+
+
+def test_diagnosis_checks_the_claims_at_the_time_it_is_given(auth0_issuer):
+    token = auth0_issuer.token(lifetime=3600)
+    assert diagnose(token).ok
+    later = diagnose(token, now=time.time() + 3 * 3600)
+    assert [p.code for p in later.problems] == ["token_expired"]
+    assert later.problems[0].message.startswith("The token expired 2 h ago")
+
+
+def test_diagnosis_goes_on_after_an_audience_problem_when_no_audience_is_configured(auth0_issuer):
+    verifier = get_verifier()
+    config = next(iter(verifier.issuers.values()))
+    verifier.issuers[config.issuer] = type(config)(config.issuer, (), config.jwks_uri)
+    problems = diagnose(auth0_issuer.token(drop=["sub"]), verifier).problems
+    # No audience is the configuration's fault (503 for the API), not the token's: said so, and the rest checked.
+    assert [p.code for p in problems] == ["audience_not_configured", "missing_claim"]
+    assert problems[0].message.endswith(
+        "set AUTH0_DRF['AUDIENCE'] to your API identifier (system check auth0_drf.E002)."
+    )
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
@@ -155,7 +178,7 @@ def test_tenant_domain_token_for_an_api_configured_with_a_custom_domain(auth0_is
 def test_custom_domain_token_for_an_api_configured_with_the_tenant_domain(auth0_issuer, settings):
     settings.AUTH0_DRF = auth0_issuer.settings(ISSUER="https://example.eu.auth0.com/")
     token = auth0_issuer.token(issuer="https://login.example.com/")
-    (code, message), = problems(token)
+    ((code, message),) = problems(token)
     assert code == "invalid_issuer"
     assert message.endswith(
         "The token was requested through a custom domain, but this API trusts the tenant's *.auth0.com domain: set "
@@ -176,7 +199,7 @@ def test_token_from_another_issuer(auth0_issuer):
 
 def test_issuer_differing_by_the_trailing_slash(auth0_issuer):
     token = auth0_issuer.token(issuer=auth0_issuer.issuer.rstrip("/"))
-    (code, message), = problems(token)
+    ((code, message),) = problems(token)
     assert code == "invalid_issuer"
     assert "They differ only by the trailing '/'" in message
 
@@ -192,7 +215,7 @@ def test_opaque_token(auth0_issuer):
 
 
 def test_encrypted_token(auth0_issuer):
-    token = b64({"alg": "dir", "enc": "A256GCM", "iss": "https://example.eu.auth0.com/"}) + "..iv.ciphertext.tag"
+    token = as_segment({"alg": "dir", "enc": "A256GCM", "iss": "https://example.eu.auth0.com/"}) + "..iv.ciphertext.tag"
     output, _ = inspect(token)
     assert "Token: an encrypted token (JWE)" in output
     assert '  enc: "A256GCM"' in output
@@ -208,8 +231,8 @@ def test_unknown_key(auth0_issuer):
         (
             "unknown_key",
             f'kid is "stranger", which is not among the keys published at {auth0_issuer.jwks_uri} (kids: '
-            f'"{auth0_issuer.signing_key.kid}"): the token was signed by another tenant or issuer, or by a key that has '
-            "been revoked.",
+            f'"{auth0_issuer.signing_key.kid}"): the token was signed by another tenant or issuer, '
+            "or by a key that has been revoked.",
         )
     ]
     assert "Signature: not checked: no usable key" in inspect(token)[0]
@@ -230,11 +253,13 @@ def test_bad_signature(auth0_issuer):
 
 def test_hmac_algorithm_and_the_other_problems_too(auth0_issuer):
     claims = auth0_issuer.claims(lifetime=-600)
-    token = jwt.encode(claims, "a-shared-secret-of-enough-length-32b", algorithm="HS256", headers={"kid": "k", "crit": ["exp"]})
+    token = jwt.encode(
+        claims, "a-shared-secret-of-enough-length-32b", algorithm="HS256", headers={"kid": "k", "crit": ["exp"]}
+    )
     assert problems(token) == [
         (
             "unsupported_algorithm",
-            'alg is "HS256"; this API accepts RS256 (AUTH0_DRF[\'ALGORITHMS\']). HMAC tokens come from an Auth0 API '
+            "alg is \"HS256\"; this API accepts RS256 (AUTH0_DRF['ALGORITHMS']). HMAC tokens come from an Auth0 API "
             "whose signing algorithm is HS256: auth0_drf never accepts them; set the API's signing algorithm to RS256 "
             "in the Auth0 dashboard.",
         ),
@@ -245,7 +270,7 @@ def test_hmac_algorithm_and_the_other_problems_too(auth0_issuer):
 
 def test_keys_unavailable(auth0_issuer):
     auth0_issuer.override = lambda path: (500, {}, b"")
-    (code, message), = problems(auth0_issuer.token())
+    ((code, message),) = problems(auth0_issuer.token())
     assert code == "jwks_unavailable"
     assert message == (
         f"The signing keys of {auth0_issuer.issuer} could not be fetched ({auth0_issuer.jwks_uri} answered HTTP 500): "
@@ -290,7 +315,11 @@ def test_control_characters_in_claims_cannot_reach_the_terminal(auth0_issuer):
 
 def test_the_token_is_never_logged_nor_printed(auth0_issuer, caplog):
     caplog.set_level(logging.DEBUG)
-    tokens = [auth0_issuer.token(), auth0_issuer.token(audience="x", lifetime=-5), LocalKey.generate().sign(auth0_issuer.claims())]
+    tokens = [
+        auth0_issuer.token(),
+        auth0_issuer.token(audience="x", lifetime=-5),
+        LocalKey.generate().sign(auth0_issuer.claims()),
+    ]
     for token in tokens:
         output, _ = inspect(token)
         _, signature = token.rsplit(".", 1)

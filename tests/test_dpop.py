@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -15,6 +14,10 @@ from rest_framework.test import APIClient
 from auth0_drf.dpop import MemoryReplayCache, access_token_hash, jwk_thumbprint, normalize_htu
 from auth0_drf.signing import LocalKey
 from auth0_drf.testing import dpop_proof
+
+from . import helpers
+from .helpers import RFC7638_JWK, RFC7638_THUMBPRINT, run_together
+from .hostile import b64
 
 pytestmark = pytest.mark.django_db
 
@@ -43,12 +46,19 @@ def bound_token(issuer: Any, key: LocalKey, **kwargs: Any) -> str:
     return issuer.token(claims=claims, **kwargs)
 
 
-def send(token: str | None, proof: str | None = None, *, path: str = "/api/private", method: str = "get", scheme: str = "DPoP", **extra: Any) -> Any:
-    if token is not None:
-        extra["HTTP_AUTHORIZATION"] = f"{scheme} {token}"
+def send(
+    token: str | None,
+    proof: str | None = None,
+    *,
+    path: str = "/api/private",
+    method: str = "get",
+    scheme: str = "DPoP",
+    **extra: Any,
+) -> Any:
+    """Send ``token`` under ``scheme`` (DPoP unless told), with ``proof`` as the DPoP header."""
     if proof is not None:
         extra["HTTP_DPOP"] = proof
-    return getattr(APIClient(), method)(path, **extra)
+    return helpers.send(None if token is None else f"{scheme} {token}", path, method=method, **extra)
 
 
 def assert_dpop_rejected(response: Any, code: str = "invalid_dpop_proof", error: str = "invalid_dpop_proof") -> None:
@@ -56,10 +66,6 @@ def assert_dpop_rejected(response: Any, code: str = "invalid_dpop_proof", error:
     assert response.json()["code"] == code
     challenge = response["WWW-Authenticate"]
     assert challenge.startswith(f'DPoP realm="api", {ALGS}, error="{error}", error_description="'), challenge
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 # --- accepted ----------------------------------------------------------------------------
@@ -248,6 +254,16 @@ def test_a_proof_with_an_rsa_key_under_2048_bits_is_rejected(auth0_issuer, dpop_
     assert_dpop_rejected(send(token, dpop_proof(weak, url=URL, token=token)))
 
 
+def test_a_dpop_proof_with_a_huge_iat_is_refused(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed")
+    key = LocalKey.generate("ES256")
+    token = auth0_issuer.token(claims={"cnf": {"jkt": key.thumbprint()}})
+    proof = dpop_proof(key, url="http://testserver/api/private", token=token, claims={"iat": 10**400})
+    response = send(token, proof)
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_dpop_proof"
+
+
 # --- schemes and modes --------------------------------------------------------------------
 
 
@@ -258,7 +274,11 @@ def test_a_bound_token_sent_as_bearer_is_rejected(settings, auth0_issuer, proof_
     response = send(token, dpop_proof(proof_key, url=URL, token=token), scheme="Bearer")
     assert response.status_code == 401
     assert response.json()["code"] == "dpop_binding_mismatch"
-    expected = 'Bearer realm="api", error="invalid_token"' if mode == "off" else f'DPoP realm="api", {ALGS}, error="invalid_token"'
+    expected = (
+        'Bearer realm="api", error="invalid_token"'
+        if mode == "off"
+        else f'DPoP realm="api", {ALGS}, error="invalid_token"'
+    )
     assert response["WWW-Authenticate"].startswith(expected)
 
 
@@ -329,7 +349,11 @@ def test_malformed_dpop_authorization_header_is_400(auth0_issuer, dpop_mode):
 
 def test_insufficient_scope_with_a_dpop_token_uses_the_dpop_scheme(auth0_issuer, dpop_mode, proof_key):
     token = bound_token(auth0_issuer, proof_key)
-    response = send(token, dpop_proof(proof_key, url="http://testserver/api/private-scoped", token=token), path="/api/private-scoped")
+    response = send(
+        token,
+        dpop_proof(proof_key, url="http://testserver/api/private-scoped", token=token),
+        path="/api/private-scoped",
+    )
     assert response.status_code == 403
     assert response["WWW-Authenticate"].startswith('DPoP realm="api", error="insufficient_scope"')
 
@@ -353,7 +377,10 @@ def test_a_shared_replay_cache_catches_replays_across_processes(settings, auth0_
 
 
 def test_a_broken_replay_cache_gives_503_not_a_pass(settings, auth0_issuer, proof_key):
-    settings.CACHES = {**settings.CACHES, "broken": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "no_such_table"}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "broken": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "no_such_table"},
+    }
     settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed", DPOP_REPLAY_CACHE="broken")
     token = bound_token(auth0_issuer, proof_key)
     response = send(token, dpop_proof(proof_key, url=URL, token=token))
@@ -379,15 +406,7 @@ def test_memory_replay_cache_is_bounded_and_forgets_expired_entries():
 
 
 def test_jwk_thumbprint_matches_rfc7638_example():
-    # RFC 7638 section 3.1.
-    jwk = {
-        "kty": "RSA",
-        "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
-        "e": "AQAB",
-        "alg": "RS256",
-        "kid": "2011-04-29",
-    }
-    assert jwk_thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert jwk_thumbprint(RFC7638_JWK) == RFC7638_THUMBPRINT
 
 
 def test_our_thumbprint_agrees_with_the_test_keys(proof_keys):
@@ -429,25 +448,9 @@ def test_dpop_settings_are_checked(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_proof_replayed_concurrently_is_accepted_once(settings, auth0_issuer, proof_key):
-    import threading
-
-    from django.db import connection
-
     settings.AUTH0_DRF = auth0_issuer.settings(DPOP="allowed")
     token = bound_token(auth0_issuer, proof_key)
     assert send(token, dpop_proof(proof_key, url=URL, token=token)).status_code == 200  # user created
     proof = dpop_proof(proof_key, url=URL, token=token)
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-
-    def hit() -> None:
-        barrier.wait()
-        statuses.append(send(token, proof).status_code)
-        connection.close()
-
-    threads = [threading.Thread(target=hit) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_together([lambda: send(token, proof).status_code] * 8)
     assert sorted(statuses) == [200] + [401] * 7

@@ -122,8 +122,17 @@ def test_a_development_key_file_without_an_rsa_key_is_a_configuration_error(sett
 PACKAGE = Path(auth0_drf.__file__).parent
 #: The tools: they may use the development issuer, the test helpers and local signing keys.
 TOOLS = {
-    "apps", "checks", "dev_issuer", "dev_urls", "diagnosis", "inspect", "openapi", "admin", "pytest_plugin",
-    "signing", "testing",
+    "apps",
+    "checks",
+    "dev_issuer",
+    "dev_urls",
+    "diagnosis",
+    "inspect",
+    "openapi",
+    "admin",
+    "pytest_plugin",
+    "signing",
+    "testing",
 }
 TOOL_MODULES = {"dev_issuer", "signing", "testing"}
 

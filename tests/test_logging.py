@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from auth0_drf.signing import LocalKey
+
+from .helpers import rejection_records
+from .hostile import as_segment
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +25,10 @@ def lines(caplog, level: int | None = None) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "auth0_drf" and (level is None or r.levelno == level)]
 
 
-def rejections(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "auth0_drf" and "rejected" in r.getMessage()]
-
-
 def test_a_verified_but_expired_token_logs_code_kid_iss_and_sub(auth0_issuer, client_for, logs):
     token = auth0_issuer.token(sub="auth0|late", lifetime=-60)
     assert client_for(token).get("/api/private").status_code == 401
-    (record,) = rejections(logs)
+    (record,) = rejection_records(logs)
     assert record.levelno == logging.INFO
     assert record.getMessage() == (
         f"auth0_drf: rejected token: code=token_expired kid={auth0_issuer.signing_key.kid} "
@@ -45,7 +42,7 @@ def test_unverified_claims_are_never_logged(auth0_issuer, client_for, logs):
     untrusted = auth0_issuer.token(issuer="https://evil.example/", sub="auth0|evil-sub")
     for token in (forged, untrusted, "garbage.token.here"):
         assert client_for(token).get("/api/private").status_code == 401
-    assert [r.getMessage() for r in rejections(logs)] == [
+    assert [r.getMessage() for r in rejection_records(logs)] == [
         "auth0_drf: rejected token: code=invalid_signature kid=- iss=- sub=-",
         "auth0_drf: rejected token: code=invalid_issuer kid=- iss=- sub=-",
         "auth0_drf: rejected token: code=not_a_jwt kid=- iss=- sub=-",
@@ -57,7 +54,7 @@ def test_unverified_claims_are_never_logged(auth0_issuer, client_for, logs):
 def test_control_characters_in_a_verified_sub_cannot_forge_log_lines(auth0_issuer, client_for, logs):
     token = auth0_issuer.token(sub="auth0|x\nauth0_drf: fake line")
     assert client_for(token).get("/api/private").status_code == 401
-    (record,) = rejections(logs)
+    (record,) = rejection_records(logs)
     assert "\n" not in record.getMessage()
     assert record.getMessage().startswith("auth0_drf: rejected token: code=invalid_claim kid=")
 
@@ -70,7 +67,7 @@ def test_blocked_user_is_logged_with_its_sub(auth0_issuer, client_for, logs):
 
     reset_caches()  # forget the cached user
     assert client.get("/api/private").status_code == 401
-    (record,) = rejections(logs)
+    (record,) = rejection_records(logs)
     assert record.getMessage().endswith(f"iss={auth0_issuer.issuer} sub=auth0|blocked")
     assert record.auth0_code == "user_inactive"
 
@@ -78,7 +75,7 @@ def test_blocked_user_is_logged_with_its_sub(auth0_issuer, client_for, logs):
 def test_missing_scope_is_logged_once_with_what_is_missing(auth0_issuer, client_for, logs):
     response = client_for(auth0_issuer.token(sub="auth0|reader", scope="openid")).get("/api/private-scoped")
     assert response.status_code == 403
-    (record,) = rejections(logs)
+    (record,) = rejection_records(logs)
     assert record.levelno == logging.INFO
     assert record.getMessage() == (
         f"auth0_drf: rejected token: code=insufficient_scope kid={auth0_issuer.signing_key.kid} "
@@ -110,6 +107,6 @@ def test_no_bearer_token_is_not_logged(auth0_issuer, get_with, logs):
 
 
 def test_header_errors_log_the_code_only(auth0_issuer, get_with, logs):
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
+    header = as_segment({"alg": "none"})
     assert get_with("/api/private", f"Bearer {header}.e30.").status_code == 401
     assert lines(logs) == ["auth0_drf: rejected token: code=unsupported_algorithm kid=- iss=- sub=-"]

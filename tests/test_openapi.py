@@ -306,9 +306,7 @@ def test_swagger_uis_oauth2_redirect_page_is_served_beside_the_docs():
 
 def demo(*command: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py`` of the demo with its real settings, read from ``env``."""
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("AUTH0_", "DJANGO_"))
-    }
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AUTH0_", "DJANGO_"))}
     environment.update(DJANGO_SETTINGS_MODULE="demo_project.settings", DJANGO_DEBUG="false", **env)
     return subprocess.run(
         [sys.executable, "manage.py", *command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120

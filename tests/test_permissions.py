@@ -12,6 +12,8 @@ from rest_framework.test import APIClient
 from auth0_drf.permissions import HasScope
 from tests.permission_urls import EMPTY_REQUIREMENTS
 
+from .helpers import send
+
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permission_urls")]
 
 
@@ -20,9 +22,7 @@ def call(auth0_issuer):
     """Request ``path`` with a token carrying the given scope claims; return the response."""
 
     def request(path: str, method: str = "get", **token_kwargs):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth0_issuer.token(**token_kwargs)}")
-        return getattr(client, method)(path)
+        return send(f"Bearer {auth0_issuer.token(**token_kwargs)}", path, method=method)
 
     return request
 
@@ -168,7 +168,10 @@ def test_view_without_required_scopes_is_denied(call):
 EVERY_SCOPE = "read:things write:things read:messages write:messages audit admin"
 
 
-@pytest.mark.parametrize(("url", "view_name"), [*EMPTY_REQUIREMENTS.items(), ("empty/function", "bare_function"), ("undeclared", "Undeclared")])
+@pytest.mark.parametrize(
+    ("url", "view_name"),
+    [*EMPTY_REQUIREMENTS.items(), ("empty/function", "bare_function"), ("undeclared", "Undeclared")],
+)
 def test_a_permission_naming_no_scopes_refuses_every_token_and_warns_naming_the_view(call, caplog, url, view_name):
     if not isinstance(view_name, str):
         view_name = view_name.__name__

@@ -13,33 +13,28 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
-from auth0_drf.signing import LocalKey
 from auth0_drf.models import ClaimRecord
 from auth0_drf.recorder import REDACTED, claim_recorder, prune
+from auth0_drf.signing import LocalKey
+from auth0_drf.tokens import get_verifier
 from demo_project.api.models import Message
 
+from .helpers import Clock
 from .schema import table_missing
 
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 STATE = "https://myapp.example/state"
 ROLES = "https://myapp.example/roles"
 SECRET = "https://myapp.example/national_id"
 
 
-class FakeTimer:
-    """A monotonic clock the test moves by hand (the recorder's ``timer`` extension point)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def timer(monkeypatch) -> FakeTimer:
-    fake = FakeTimer()
+def timer(monkeypatch) -> Clock:
+    """Move the recorder's clock (its ``timer`` extension point) by hand."""
+    fake = Clock()
     monkeypatch.setattr(claim_recorder, "timer", fake)
     return fake
 
@@ -108,11 +103,13 @@ def test_token_without_custom_claims_is_recorded_with_none(auth0_issuer, client_
     "make_token",
     [
         pytest.param(lambda issuer: issuer.token(lifetime=-3600, claims={STATE: "x"}), id="expired"),
-        pytest.param(lambda issuer: issuer.token(audience="https://other.example/", claims={STATE: "x"}), id="audience"),
-        pytest.param(lambda issuer: issuer.token(key=LocalKey.generate("RS256"), claims={STATE: "x"}), id="unknown-key"),
         pytest.param(
-            lambda issuer: issuer.token(claims={STATE: "x"}).rsplit(".", 1)[0] + ".AAAA", id="bad-signature"
+            lambda issuer: issuer.token(audience="https://other.example/", claims={STATE: "x"}), id="audience"
         ),
+        pytest.param(
+            lambda issuer: issuer.token(key=LocalKey.generate("RS256"), claims={STATE: "x"}), id="unknown-key"
+        ),
+        pytest.param(lambda issuer: issuer.token(claims={STATE: "x"}).rsplit(".", 1)[0] + ".AAAA", id="bad-signature"),
         pytest.param(lambda issuer: issuer.token(claims={STATE: "x", "cnf": {"jkt": "abc"}}), id="dpop-bound"),
     ],
 )
@@ -192,7 +189,9 @@ def test_a_new_token_with_the_same_claims_does_not_write(auth0_issuer, client_fo
     assert (record.times_seen, record.last_seen) == (1, last_seen)
 
 
-def test_a_changed_claim_writes_again_at_once(auth0_issuer, client_for, first_request, timer, django_assert_num_queries):
+def test_a_changed_claim_writes_again_at_once(
+    auth0_issuer, client_for, first_request, timer, django_assert_num_queries
+):
     first_request(client_for(auth0_issuer.token(sub="auth0|changer", claims={STATE: {"plan": "free"}})))
     client = client_for(auth0_issuer.token(sub="auth0|changer", claims={STATE: {"plan": "pro"}}))
     with django_assert_num_queries(3):
@@ -207,9 +206,12 @@ def test_a_changed_claim_writes_again_at_once(auth0_issuer, client_for, first_re
 
 def test_changed_scopes_write_again(auth0_issuer, client_for, first_request, timer):
     first_request(client_for(auth0_issuer.token(sub="auth0|scoped", scope="read:a", claims={STATE: 1})))
-    assert client_for(auth0_issuer.token(sub="auth0|scoped", scope="read:a write:b", claims={STATE: 1})).get(
-        "/api/private"
-    ).status_code == 200
+    assert (
+        client_for(auth0_issuer.token(sub="auth0|scoped", scope="read:a write:b", claims={STATE: 1}))
+        .get("/api/private")
+        .status_code
+        == 200
+    )
     assert ClaimRecord.objects.get().scopes == ["read:a", "write:b"]
 
 
@@ -223,7 +225,10 @@ def test_each_client_of_a_subject_gets_its_own_record(auth0_issuer, client_for):
 def test_memory_is_bounded(auth0_issuer, client_for, monkeypatch):
     monkeypatch.setattr(claim_recorder, "max_entries", 3)
     for n in range(5):
-        assert client_for(auth0_issuer.token(sub=f"m{n}@clients", claims={STATE: n})).get("/api/private").status_code == 200
+        assert (
+            client_for(auth0_issuer.token(sub=f"m{n}@clients", claims={STATE: n})).get("/api/private").status_code
+            == 200
+        )
     assert len(claim_recorder) == 3
     assert ClaimRecord.objects.count() == 5
 
@@ -293,8 +298,12 @@ def make_records(count: int, *, age_step: timedelta = timedelta(hours=1), prefix
     now = timezone.now()
     return [
         ClaimRecord.objects.create(
-            issuer="https://t.example/", subject=f"auth0|{prefix}{n}", first_seen=now - n * age_step,
-            last_seen=now - n * age_step, claims={STATE: n}, claim_names=STATE,
+            issuer="https://t.example/",
+            subject=f"auth0|{prefix}{n}",
+            first_seen=now - n * age_step,
+            last_seen=now - n * age_step,
+            claims={STATE: n},
+            claim_names=STATE,
         )
         for n in range(count)
     ]
@@ -347,9 +356,37 @@ def test_recording_prunes_on_its_own(auth0_issuer, client_for, settings, timer):
 
 def test_a_client_id_longer_than_the_column_is_recorded_truncated(auth0_issuer, client_for):
     long_client = "c" * 400
-    response = client_for(auth0_issuer.token(sub="auth0|long-azp", claims={"azp": long_client, "https://x/y": 1})).get("/api/private")
+    response = client_for(auth0_issuer.token(sub="auth0|long-azp", claims={"azp": long_client, "https://x/y": 1})).get(
+        "/api/private"
+    )
     assert response.status_code == 200
     from auth0_drf.models import ClaimRecord
 
     record = ClaimRecord.objects.get(subject="auth0|long-azp")
     assert record.client_id == long_client[:255]
+
+
+# --- the steady state -----------------------------------------------------------------------------
+
+
+def test_recorder_steady_state_reuses_its_description_but_sees_changes(auth0_issuer, settings):
+    from auth0_drf.models import ClaimRecord
+    from auth0_drf.recorder import REDACTED, claim_recorder
+
+    secret = "https://myapp.example/national_id"
+    claims = get_verifier().verify(auth0_issuer.token(sub="auth0|hana", claims={secret: "123"}))
+    alice, bob = User.objects.create(username="alice"), User.objects.create(username="bob")
+    first = claim_recorder.describe(claims, alice)
+    assert claim_recorder.describe(claims, alice) is first  # steady state: reused
+    assert first[3] == alice.pk and first[1] == {secret: "123"}
+
+    other_user = claim_recorder.describe(claims, bob)  # another user: described afresh
+    assert other_user[3] == bob.pk and other_user[4] != first[4]
+
+    settings.AUTH0_DRF = {**settings.AUTH0_DRF, "REDACTED_CLAIMS": [secret]}
+    redacted = claim_recorder.describe(claims, bob)  # new settings: described afresh
+    assert redacted[1] == {secret: REDACTED}
+
+    claim_recorder.clear()
+    claim_recorder.record(claims, bob)
+    assert ClaimRecord.objects.get(subject="auth0|hana").claims == {secret: REDACTED}

@@ -14,8 +14,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
+from auth0_drf.checks import check_settings
 from auth0_drf.permissions import HasScope
 from auth0_drf.rules import ClaimEquals, ClaimIncludes, ClaimPredicate, MaxTokenAge, load_rule
+
+from .helpers import bearer_client, get, get_as, m2m_token, rejection_records
+from .hostile import assert_rejected
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.test_rules")]
 
@@ -58,19 +62,14 @@ urlpatterns = [
 ]
 
 
-def get(issuer: Any, url: str, **token_kwargs: Any) -> Any:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issuer.token(**token_kwargs)}")
-    return client.get("/" + url)
-
-
 def assert_rule_failed(response: Any, *rules: str) -> None:
     assert response.status_code == 403, response.content
     body = response.json()
     assert body["code"] == "claim_rule_failed"
     assert body["rules"] == list(rules)
     assert response["WWW-Authenticate"] == (
-        'Bearer realm="api", error="insufficient_scope", error_description="The access token does not satisfy a rule of this API"'
+        'Bearer realm="api", error="insufficient_scope", '
+        'error_description="The access token does not satisfy a rule of this API"'
     )
 
 
@@ -78,15 +77,17 @@ def assert_rule_failed(response: Any, *rules: str) -> None:
 
 
 def test_claim_equals(auth0_issuer):
-    assert get(auth0_issuer, "tenant", claims={TENANT: "acme"}).status_code == 200
-    assert_rule_failed(get(auth0_issuer, "tenant", claims={TENANT: "other"}), f"ClaimEquals({TENANT!r}, 'acme')")
-    assert_rule_failed(get(auth0_issuer, "tenant"), f"ClaimEquals({TENANT!r}, 'acme')")
-    assert_rule_failed(get(auth0_issuer, "tenant", claims={TENANT: ["acme"]}), f"ClaimEquals({TENANT!r}, 'acme')")
+    assert get_as(auth0_issuer, "/tenant", claims={TENANT: "acme"}).status_code == 200
+    assert_rule_failed(get_as(auth0_issuer, "/tenant", claims={TENANT: "other"}), f"ClaimEquals({TENANT!r}, 'acme')")
+    assert_rule_failed(get_as(auth0_issuer, "/tenant"), f"ClaimEquals({TENANT!r}, 'acme')")
+    assert_rule_failed(get_as(auth0_issuer, "/tenant", claims={TENANT: ["acme"]}), f"ClaimEquals({TENANT!r}, 'acme')")
 
 
-@pytest.mark.parametrize(("value", "ok"), [(1, True), (1.0, True), (True, False), ("1", False), ([1], False), (None, False)])
+@pytest.mark.parametrize(
+    ("value", "ok"), [(1, True), (1.0, True), (True, False), ("1", False), ([1], False), (None, False)]
+)
 def test_claim_equals_compares_types(auth0_issuer, value, ok):
-    response = get(auth0_issuer, "flag", claims={"https://x.example/flag": value})
+    response = get_as(auth0_issuer, "/flag", claims={"https://x.example/flag": value})
     assert (response.status_code == 200) is ok
 
 
@@ -108,67 +109,80 @@ def test_claim_equals_compares_types(auth0_issuer, value, ok):
 )
 def test_claim_includes(auth0_issuer, url, roles, ok):
     claims = {ROLES: roles} if roles is not None else {}
-    response = get(auth0_issuer, url, claims=claims)
+    response = get_as(auth0_issuer, "/" + url, claims=claims)
     assert response.status_code == (200 if ok else 403)
     if not ok:
         assert response.json()["rules"][0].startswith(f"ClaimIncludes({ROLES!r}, 'admin'")
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("demo_project.urls")
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u00a0", "\u3000"])
+def test_claim_includes_does_not_split_on_other_whitespace(auth0_issuer, settings, separator):
+    rule = ClaimIncludes("https://example.test/roles", "admin")
+    settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[rule])
+    token = m2m_token(auth0_issuer, claims={"https://example.test/roles": f"user{separator}admin"})
+    assert_rejected(get(token), status=403, code="claim_rule_failed")
+    assert get(m2m_token(auth0_issuer, claims={"https://example.test/roles": "user admin"})).status_code == 200
+
+
 def test_claim_predicate(auth0_issuer):
-    assert get(auth0_issuer, "paying", claims={"https://x.example/plan": "paid"}).status_code == 200
-    assert_rule_failed(get(auth0_issuer, "paying", claims={"https://x.example/plan": "free"}), "a paying customer")
+    assert get_as(auth0_issuer, "/paying", claims={"https://x.example/plan": "paid"}).status_code == 200
+    assert_rule_failed(get_as(auth0_issuer, "/paying", claims={"https://x.example/plan": "free"}), "a paying customer")
 
 
 def test_a_predicate_that_raises_denies_without_leaking(auth0_issuer, caplog):
     with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
-        response = get(auth0_issuer, "explodes", claims={"https://x.example/secret": "SECRET-VALUE"})
+        response = get_as(auth0_issuer, "/explodes", claims={"https://x.example/secret": "SECRET-VALUE"})
     assert_rule_failed(response, "explodes")
     assert "KeyError" in caplog.text
     assert "SECRET-VALUE" not in caplog.text + response.content.decode()
 
 
 def test_failures_never_echo_claim_values(auth0_issuer):
-    response = get(auth0_issuer, "tenant", claims={TENANT: 'EVIL"\r\nX-Injected: 1'})
+    response = get_as(auth0_issuer, "/tenant", claims={TENANT: 'EVIL"\r\nX-Injected: 1'})
     assert response.status_code == 403
     everything = response.content.decode() + str(response.headers)
     assert "EVIL" not in everything and "X-Injected" not in everything
 
 
 def test_max_token_age(auth0_issuer):
-    assert get(auth0_issuer, "fresh", now=time.time() - 30).status_code == 200
-    response = get(auth0_issuer, "fresh", now=time.time() - 3600, lifetime=7200)
+    assert get_as(auth0_issuer, "/fresh", now=time.time() - 30).status_code == 200
+    response = get_as(auth0_issuer, "/fresh", now=time.time() - 3600, lifetime=7200)
     assert response.status_code == 401
     assert response.json()["code"] == "token_too_old"
     assert response["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token", error_description="')
-    response = get(auth0_issuer, "fresh", drop=["iat"])
+    response = get_as(auth0_issuer, "/fresh", drop=["iat"])
     assert (response.status_code, response.json()["code"]) == (401, "missing_claim")
 
 
 def test_a_token_validity_rule_cannot_be_negated_or_ored_away(auth0_issuer):
     old = {"now": time.time() - 3600, "lifetime": 7200}
-    assert get(auth0_issuer, "not-fresh", **old).status_code == 401
-    assert get(auth0_issuer, "fresh-or-admin", claims={ROLES: ["admin"]}, **old).status_code == 401
-    assert get(auth0_issuer, "fresh-or-admin").status_code == 200
+    assert get_as(auth0_issuer, "/not-fresh", **old).status_code == 401
+    assert get_as(auth0_issuer, "/fresh-or-admin", claims={ROLES: ["admin"]}, **old).status_code == 401
+    assert get_as(auth0_issuer, "/fresh-or-admin").status_code == 200
 
 
 def test_rules_compose_with_scopes(auth0_issuer):
-    assert get(auth0_issuer, "tenant-and-scope", claims={TENANT: "acme"}, scope="read:messages").status_code == 200
-    missing_scope = get(auth0_issuer, "tenant-and-scope", claims={TENANT: "acme"})
+    assert get_as(auth0_issuer, "/tenant-and-scope", claims={TENANT: "acme"}, scope="read:messages").status_code == 200
+    missing_scope = get_as(auth0_issuer, "/tenant-and-scope", claims={TENANT: "acme"})
     assert (missing_scope.status_code, missing_scope.json()["code"]) == (403, "insufficient_scope")
     # Composed with &, DRF drops the rule's own message: the exception handler names the rule.
-    assert_rule_failed(get(auth0_issuer, "tenant-and-scope", scope="read:messages"), f"ClaimEquals({TENANT!r}, 'acme')")
+    assert_rule_failed(
+        get_as(auth0_issuer, "/tenant-and-scope", scope="read:messages"), f"ClaimEquals({TENANT!r}, 'acme')"
+    )
 
 
 def test_rules_compose_with_or_and_not(auth0_issuer):
-    assert get(auth0_issuer, "tenant-or-admin", claims={TENANT: "acme"}).status_code == 200
-    assert get(auth0_issuer, "tenant-or-admin", claims={ROLES: "admin"}).status_code == 200
+    assert get_as(auth0_issuer, "/tenant-or-admin", claims={TENANT: "acme"}).status_code == 200
+    assert get_as(auth0_issuer, "/tenant-or-admin", claims={ROLES: "admin"}).status_code == 200
     assert_rule_failed(
-        get(auth0_issuer, "tenant-or-admin", claims={TENANT: "x"}),
+        get_as(auth0_issuer, "/tenant-or-admin", claims={TENANT: "x"}),
         f"ClaimEquals({TENANT!r}, 'acme')",
         f"ClaimIncludes({ROLES!r}, 'admin')",
     )
-    assert get(auth0_issuer, "not-tenant", claims={TENANT: "other"}).status_code == 200
-    assert get(auth0_issuer, "not-tenant", claims={TENANT: "acme"}).status_code == 403
+    assert get_as(auth0_issuer, "/not-tenant", claims={TENANT: "other"}).status_code == 200
+    assert get_as(auth0_issuer, "/not-tenant", claims={TENANT: "acme"}).status_code == 403
 
 
 def test_rules_need_an_auth0_token(auth0_issuer, django_user_model):
@@ -218,22 +232,24 @@ TenantIsAcme = ClaimEquals(TENANT, "acme")
 
 def test_global_rules_apply_to_every_view(settings, auth0_issuer):
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme, ClaimIncludes(ROLES, "user")])
-    assert get(auth0_issuer, "plain", claims={TENANT: "acme", ROLES: ["user"]}).status_code == 200
-    assert_rule_failed(get(auth0_issuer, "plain", claims={TENANT: "evil", ROLES: ["user"]}), f"ClaimEquals({TENANT!r}, 'acme')")
-    assert_rule_failed(get(auth0_issuer, "plain", claims={TENANT: "acme"}), f"ClaimIncludes({ROLES!r}, 'user')")
+    assert get_as(auth0_issuer, "/plain", claims={TENANT: "acme", ROLES: ["user"]}).status_code == 200
+    assert_rule_failed(
+        get_as(auth0_issuer, "/plain", claims={TENANT: "evil", ROLES: ["user"]}), f"ClaimEquals({TENANT!r}, 'acme')"
+    )
+    assert_rule_failed(get_as(auth0_issuer, "/plain", claims={TENANT: "acme"}), f"ClaimIncludes({ROLES!r}, 'user')")
 
 
 def test_global_token_validity_rules_give_401(settings, auth0_issuer):
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[MaxTokenAge(60)])
-    response = get(auth0_issuer, "plain", now=time.time() - 3600, lifetime=7200)
+    response = get_as(auth0_issuer, "/plain", now=time.time() - 3600, lifetime=7200)
     assert (response.status_code, response.json()["code"]) == (401, "token_too_old")
     assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
 def test_global_rules_accept_dotted_paths_and_instances(settings, auth0_issuer):
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=["tests.test_rules.TenantIsAcme", MaxTokenAge(600)()])
-    assert get(auth0_issuer, "plain", claims={TENANT: "acme"}).status_code == 200
-    assert get(auth0_issuer, "plain", claims={TENANT: "other"}).status_code == 403
+    assert get_as(auth0_issuer, "/plain", claims={TENANT: "acme"}).status_code == 200
+    assert get_as(auth0_issuer, "/plain", claims={TENANT: "other"}).status_code == 403
 
 
 def test_global_rules_run_on_every_request_even_for_a_cached_token(settings, auth0_issuer):
@@ -244,8 +260,7 @@ def test_global_rules_run_on_every_request_even_for_a_cached_token(settings, aut
         return True
 
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[ClaimPredicate(counting)])
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {auth0_issuer.token()}")
+    client = bearer_client(auth0_issuer.token())
     for _ in range(3):
         assert client.get("/plain").status_code == 200
     assert len(calls) == 3
@@ -258,9 +273,11 @@ def test_entries_that_are_not_rules_are_refused(entry):
 
 
 def test_claim_rules_setting_is_checked(settings):
-    from auth0_drf.checks import check_settings
-
-    settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": [TenantIsAcme, "tests.test_rules.TenantIsAcme"]}
+    settings.AUTH0_DRF = {
+        "DOMAIN": "t.auth0.com",
+        "AUDIENCE": "a",
+        "CLAIM_RULES": [TenantIsAcme, "tests.test_rules.TenantIsAcme"],
+    }
     assert check_settings() == []
     settings.AUTH0_DRF = {"DOMAIN": "t.auth0.com", "AUDIENCE": "a", "CLAIM_RULES": ["no.such.Rule", IsAuthenticated]}
     errors = check_settings()
@@ -272,16 +289,12 @@ def test_claim_rules_setting_is_checked(settings):
 # --- logging: every refusal writes one INFO line, with verified values only ------------------
 
 
-def rejection_lines(caplog: Any) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "auth0_drf" and "rejected" in r.getMessage()]
-
-
 def test_a_global_rule_refusal_is_logged_once_with_the_rule_and_verified_values(settings, auth0_issuer, caplog):
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme])
     with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
-        response = get(auth0_issuer, "plain", sub="auth0|outsider", claims={TENANT: "EVIL-TENANT"})
+        response = get_as(auth0_issuer, "/plain", sub="auth0|outsider", claims={TENANT: "EVIL-TENANT"})
     assert_rule_failed(response, f"ClaimEquals({TENANT!r}, 'acme')")
-    (record,) = rejection_lines(caplog)
+    (record,) = rejection_records(caplog)
     assert record.levelno == logging.INFO
     assert record.getMessage() == (
         f"auth0_drf: rejected token: code=claim_rule_failed kid={auth0_issuer.signing_key.kid} "
@@ -295,17 +308,17 @@ def test_a_global_rule_refusal_is_logged_with_drfs_own_exception_handler_too(set
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme])
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "EXCEPTION_HANDLER": "rest_framework.views.exception_handler"}
     with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
-        response = get(auth0_issuer, "plain", sub="auth0|outsider")
+        response = get_as(auth0_issuer, "/plain", sub="auth0|outsider")
     assert response.status_code == 403
-    (record,) = rejection_lines(caplog)
+    (record,) = rejection_records(caplog)
     assert record.auth0_code == "claim_rule_failed" and record.auth0_sub == "auth0|outsider"
 
 
 def test_a_view_rule_refusal_is_logged_once_with_the_failed_rules(auth0_issuer, caplog):
     with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
-        response = get(auth0_issuer, "tenant-or-admin", sub="auth0|visitor", claims={TENANT: "EVIL-TENANT"})
+        response = get_as(auth0_issuer, "/tenant-or-admin", sub="auth0|visitor", claims={TENANT: "EVIL-TENANT"})
     assert response.status_code == 403
-    (record,) = rejection_lines(caplog)
+    (record,) = rejection_records(caplog)
     assert record.levelno == logging.INFO
     assert record.getMessage() == (
         f"auth0_drf: rejected token: code=claim_rule_failed kid={auth0_issuer.signing_key.kid} "
@@ -318,5 +331,5 @@ def test_a_view_rule_refusal_is_logged_once_with_the_failed_rules(auth0_issuer, 
 def test_an_accepted_token_passing_the_rules_logs_no_rejection(settings, auth0_issuer, caplog):
     settings.AUTH0_DRF = auth0_issuer.settings(CLAIM_RULES=[TenantIsAcme])
     with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
-        assert get(auth0_issuer, "tenant", claims={TENANT: "acme"}).status_code == 200
-    assert rejection_lines(caplog) == []
+        assert get_as(auth0_issuer, "/tenant", claims={TENANT: "acme"}).status_code == 200
+    assert rejection_records(caplog) == []

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from .demo import DemoServer, demo_env
 from .provider import OpenIDProvider
 
 AUDIENCE = "https://api.e2e.example/v1"
 SECOND_AUDIENCE = "urn:e2e:second-api"
-
-# RFC 6750 section 3 / RFC 9110 section 11.6.1: auth-scheme 1*SP auth-param *( OWS "," OWS auth-param ),
-# with quoted-string values; RFC 6750 limits error_description to %x20-21 / %x23-5B / %x5D-7E.
-_PARAM = r'[A-Za-z_]+="[\x20\x21\x23-\x5b\x5d-\x7e]*"'
-CHALLENGE = re.compile(rf"Bearer {_PARAM}(?:, ?{_PARAM})*")
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +27,20 @@ def start_demo(tmp_path: Path, **variables: str) -> DemoServer:
     return DemoServer(env, tmp_path / "demo.log", database).start()
 
 
+def serve_demo(tmp_path_factory: pytest.TempPathFactory, name: str, **variables: str) -> Iterator[DemoServer]:
+    """Yield the demo served as in production (DEBUG off, host 127.0.0.1) and configured by ``variables``."""
+    production = {"DJANGO_DEBUG": "false", "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+    server = start_demo(tmp_path_factory.mktemp(name), **{**production, **variables})
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """The demo, configured for the provider only through its public environment variables."""
-    server = start_demo(
-        tmp_path_factory.mktemp("demo"),
-        DJANGO_DEBUG="false",
+    yield from serve_demo(
+        tmp_path_factory,
+        "demo",
         DJANGO_ALLOWED_HOSTS="127.0.0.1, localhost",
         AUTH0_ISSUER=provider.issuer,
         # Written the way people write lists: with a space after the comma.
@@ -47,36 +48,3 @@ def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> 
         AUTH0_JWKS_URI=provider.jwks_uri,
         AUTH0_ALGORITHMS="RS256, ES256",
     )
-    yield server
-    server.stop()
-
-
-def assert_challenge(response: requests.Response, error: str | None) -> str:
-    """Assert exactly one well-formed RFC 6750 challenge with ``error`` (or none) and return it."""
-    values = response.raw.headers.getlist("WWW-Authenticate")
-    assert len(values) == 1, values
-    challenge = values[0]
-    assert CHALLENGE.fullmatch(challenge), challenge
-    names = re.findall(r'([A-Za-z_]+)="', challenge)
-    assert len(names) == len(set(names)), challenge  # realm, error... at most once each
-    assert "realm" in names
-    if error is None:
-        assert "error" not in names, challenge
-    else:
-        assert f'error="{error}"' in challenge
-    return challenge
-
-
-def assert_rejected(response: requests.Response, status: int, code: str, error: str | None = "invalid_token",
-                    secrets: tuple[str, ...] = ()) -> dict:
-    """Assert a deliberate rejection: status, one challenge, JSON body with ``code``, nothing echoed."""
-    assert response.status_code == status, (response.status_code, response.text[:500])
-    if status == 401 or error is not None:
-        assert_challenge(response, error)
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code, body
-    everything = response.text + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-    for secret in secrets:
-        assert secret not in everything
-    return body

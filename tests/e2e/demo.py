@@ -6,7 +6,6 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Variables that could configure the demo behind the test's back: they are never inherited.
@@ -32,18 +33,16 @@ def migrated_database(path: Path) -> None:
         atexit.register(shutil.rmtree, folder, True)
         template = Path(folder) / "template.sqlite3"
         # DEBUG on, nothing configured: the development issuer keeps the system checks quiet.
-        migrated = manage(demo_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{template}"),
-                          "migrate", "--noinput", "--verbosity", "0")
+        migrated = manage(
+            demo_env(DJANGO_DEBUG="true", DATABASE_URL=f"sqlite:///{template}"),
+            "migrate",
+            "--noinput",
+            "--verbosity",
+            "0",
+        )
         assert migrated.returncode == 0, migrated.stderr
         _template = template
     shutil.copyfile(_template, path)
-
-
-def free_port() -> int:
-    """Return a loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def demo_env(**variables: str) -> dict[str, str]:
@@ -60,7 +59,11 @@ def manage(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.C
     """Run ``manage.py`` with ``args`` and return the finished process (never raises on failure)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -97,10 +100,13 @@ class DemoServer:
     def _serve(self, deadline: float) -> DemoServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (the server's log, open until stop())
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so teardown kills any children too
         )
         give_up = time.monotonic() + deadline

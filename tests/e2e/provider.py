@@ -68,8 +68,11 @@ class ProviderKey:
         if self.kind == "EC":
             numbers = self.private.public_key().public_numbers()
             return {
-                "kty": "EC", "crv": "P-256", **base,
-                "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big")),
+                "kty": "EC",
+                "crv": "P-256",
+                **base,
+                "x": b64url(numbers.x.to_bytes(32, "big")),
+                "y": b64url(numbers.y.to_bytes(32, "big")),
             }
         return {"kty": "oct", "k": b64url(self.private), **base}
 
@@ -161,8 +164,9 @@ class OpenIDProvider:
                 else:
                     self._send(404, b'{"error":"not_found"}')
 
-            def _send(self, status: int, body: bytes, kind: str = "application/json",
-                      extra: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, kind: str = "application/json", extra: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 for name, value in (extra or {}).items():
@@ -222,8 +226,14 @@ class OpenIDProvider:
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}
 
-    def access_token(self, style: str = "JWT", key: ProviderKey | None = None, kid: bool = True,
-                     headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    def access_token(
+        self,
+        style: str = "JWT",
+        key: ProviderKey | None = None,
+        kid: bool = True,
+        headers: dict[str, Any] | None = None,
+        **claims: Any,
+    ) -> str:
         """Issue an access token: ``style`` "JWT" (Auth0-like, azp) or "at+jwt" (RFC 9068)."""
         payload = self.claims(**claims)
         if style == "at+jwt":

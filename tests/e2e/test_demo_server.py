@@ -11,7 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from .conftest import AUDIENCE, SECOND_AUDIENCE, assert_challenge, assert_rejected
+from tests.hostile import assert_challenge, assert_rejected
+
+from .conftest import AUDIENCE, SECOND_AUDIENCE
 from .provider import ProviderKey, b64url, sign_raw
 
 # --- accepted tokens ---------------------------------------------------------------------
@@ -23,7 +25,7 @@ def test_public_needs_no_token(demo):
 
 def test_no_token_is_401_with_a_bare_challenge(demo):
     response = demo.get("/api/private")
-    assert_rejected(response, 401, "not_authenticated", error=None)
+    assert_rejected(response, status=401, code="not_authenticated", error=None)
 
 
 @pytest.mark.parametrize("style", ["JWT", "at+jwt", "application/at+jwt"])
@@ -36,8 +38,11 @@ def test_access_token_profiles_are_accepted(demo, provider, style):
 
 def test_claims_endpoint_shows_the_verified_claims_and_the_user(demo, provider):
     token = provider.access_token(
-        style="at+jwt", sub="e2e|claims", aud=[AUDIENCE, provider.url + "/userinfo"],
-        scope="openid read:messages", **{"https://auth0-drf-demo/plan": "pro"},
+        style="at+jwt",
+        sub="e2e|claims",
+        aud=[AUDIENCE, provider.url + "/userinfo"],
+        scope="openid read:messages",
+        **{"https://auth0-drf-demo/plan": "pro"},
     )
     response = demo.get("/api/claims", token)
     assert response.status_code == 200, response.text
@@ -106,16 +111,46 @@ def rejection_cases(provider):
     good = provider.access_token()
     header, payload, signature = good.split(".")
     yield "wrong signature", stranger.sign(provider.claims(azp="x"), {"typ": "JWT"}), 401, "invalid_signature"
-    yield "signature of another token", f"{header}.{payload}.{provider.access_token(sub='e2e|other').split('.')[2]}", 401, "invalid_signature"
+    yield (
+        "signature of another token",
+        f"{header}.{payload}.{provider.access_token(sub='e2e|other').split('.')[2]}",
+        401,
+        "invalid_signature",
+    )
     yield "stripped signature", f"{header}.{payload}.", 401, "invalid_signature"
     yield "truncated signature", f"{header}.{payload}.{signature[:-10]}", 401, "invalid_signature"
     yield "alg none", _unsigned({"alg": "none", "typ": "JWT"}, provider.claims()), 401, "unsupported_algorithm"
-    yield "alg None with signature", _unsigned({"alg": "None", "kid": current.kid}, provider.claims(), signature), 401, "unsupported_algorithm"
-    yield "HS256 with the public key", hs256(pem, {"alg": "HS256", "typ": "JWT", "kid": current.kid}, provider.claims()), 401, "unsupported_algorithm"
+    yield (
+        "alg None with signature",
+        _unsigned({"alg": "None", "kid": current.kid}, provider.claims(), signature),
+        401,
+        "unsupported_algorithm",
+    )
+    yield (
+        "HS256 with the public key",
+        hs256(pem, {"alg": "HS256", "typ": "JWT", "kid": current.kid}, provider.claims()),
+        401,
+        "unsupported_algorithm",
+    )
     yield "HS256 with the oct key", provider.oct.sign(provider.claims()), 401, "unsupported_algorithm"
-    yield "RS384 not configured", jwt.encode(provider.claims(), current.private, "RS384", headers={"kid": current.kid}), 401, "unsupported_algorithm"
-    yield "signed with the enc key", jwt.encode(provider.claims(), provider.enc.private, "RS256", headers={"kid": provider.enc.kid}), 401, "unknown_key"
-    yield "EC key for RS256 kid", jwt.encode(provider.claims(), provider.ec.private, "ES256", headers={"kid": current.kid}), 401, "unknown_key"
+    yield (
+        "RS384 not configured",
+        jwt.encode(provider.claims(), current.private, "RS384", headers={"kid": current.kid}),
+        401,
+        "unsupported_algorithm",
+    )
+    yield (
+        "signed with the enc key",
+        jwt.encode(provider.claims(), provider.enc.private, "RS256", headers={"kid": provider.enc.kid}),
+        401,
+        "unknown_key",
+    )
+    yield (
+        "EC key for RS256 kid",
+        jwt.encode(provider.claims(), provider.ec.private, "ES256", headers={"kid": current.kid}),
+        401,
+        "unknown_key",
+    )
     yield "wrong iss", provider.access_token(iss="https://evil.example/"), 401, "invalid_issuer"
     yield "iss with a trailing slash", provider.access_token(iss=provider.url + "/"), 401, "invalid_issuer"
     yield "iss in upper case", provider.access_token(iss=provider.issuer.upper()), 401, "invalid_issuer"
@@ -131,9 +166,19 @@ def rejection_cases(provider):
     yield "empty sub", provider.access_token(sub=""), 401, "invalid_claim"
     yield "ID token", provider.id_token(good), 401, "id_token_not_accepted"
     yield "logout token typ", provider.access_token(headers={"typ": "logout+jwt"}), 401, "invalid_token_type"
-    yield "DPoP-bound token as bearer", provider.access_token(cnf={"jkt": b64url(b"x" * 32)}), 401, "dpop_binding_mismatch"
+    yield (
+        "DPoP-bound token as bearer",
+        provider.access_token(cnf={"jkt": b64url(b"x" * 32)}),
+        401,
+        "dpop_binding_mismatch",
+    )
     yield "crit header", provider.access_token(headers={"crit": ["exp"], "exp": 1}), 401, "invalid_header"
-    yield "JWE (5 parts)", "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aGVsbG8td29ybGQtMTI.Y2lwaGVydGV4dA.dGFnLXRhZy10YWctdGFn", 401, "not_a_jwt"
+    yield (
+        "JWE (5 parts)",
+        "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aGVsbG8td29ybGQtMTI.Y2lwaGVydGV4dA.dGFnLXRhZy10YWctdGFn",
+        401,
+        "not_a_jwt",
+    )
     yield "garbage", "not-a-token", 401, "not_a_jwt"
     yield "two segments", f"{header}.{payload}", 401, "not_a_jwt"
     yield "header not JSON", f"{b64url(b'{oops')}.{payload}.{signature}", 401, "not_a_jwt"
@@ -142,7 +187,12 @@ def rejection_cases(provider):
     yield "deeply nested payload", f"{header}.{b64url(nested)}.{signature}", 401, "not_a_jwt"
     yield "deeply nested header", f"{b64url(b'[' * 2500 + b']' * 2500)}.{payload}.{signature}", 401, "not_a_jwt"
     yield "oversize", good + "A" * 9000, 401, "token_too_large"
-    yield "unknown kid", jwt.encode(provider.claims(), ProviderKey("RSA", "nobody").private, "RS256", headers={"kid": "nobody"}), 401, "unknown_key"
+    yield (
+        "unknown kid",
+        jwt.encode(provider.claims(), ProviderKey("RSA", "nobody").private, "RS256", headers={"kid": "nobody"}),
+        401,
+        "unknown_key",
+    )
     yield "kid-less RS256 with two RSA keys", provider.access_token(kid=False), 401, "unknown_key"
 
 
@@ -151,15 +201,48 @@ def test_every_bad_token_is_rejected_deliberately(demo, provider):
     for name, token, status, code in rejection_cases(provider):
         response = demo.get("/api/private", token)
         try:
-            body = assert_rejected(response, status, code, secrets=(token, token.split(".")[0][:40]))
+            body = assert_rejected(response, status=status, code=code, secrets=(token, token.split(".")[0][:40]))
             assert body["detail"]
         except AssertionError as exc:
             failures.append(f"{name}: {exc}")
     assert not failures, "\n".join(failures)
 
 
-HOSTILE_VALUES = [None, True, 0, -1, 1.5, 10**400, 1e308, "", "x", "\ud800", "a\u0000b", [], [1], ["\ud800"], {}, {"a": 1}, "a" * 300]
-CLAIMS = ["iss", "sub", "aud", "exp", "nbf", "iat", "scope", "permissions", "azp", "client_id", "gty", "jti", "cnf", "https://auth0-drf-demo/x"]
+HOSTILE_VALUES = [
+    None,
+    True,
+    0,
+    -1,
+    1.5,
+    10**400,
+    1e308,
+    "",
+    "x",
+    "\ud800",
+    "a\u0000b",
+    [],
+    [1],
+    ["\ud800"],
+    {},
+    {"a": 1},
+    "a" * 300,
+]
+CLAIMS = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "scope",
+    "permissions",
+    "azp",
+    "client_id",
+    "gty",
+    "jti",
+    "cnf",
+    "https://auth0-drf-demo/x",
+]
 HEADERS = ["typ", "kid", "cty", "crit", "jku", "x5c"]
 
 
@@ -178,7 +261,7 @@ def test_signed_tokens_with_hostile_values_never_get_a_500(demo, provider):
                 cases.append((name, value, path, token))
     with ThreadPoolExecutor(4) as pool:  # the demo's server is threaded
         responses = list(pool.map(lambda case: demo.get(case[2], case[3]), cases))
-    for (name, value, path, _), response in zip(cases, responses):
+    for (name, value, path, _), response in zip(cases, responses, strict=True):
         assert response.status_code in (200, 401, 403), (name, repr(value)[:40], path, response.status_code)
         if response.status_code != 200:
             assert response.json()["code"]
@@ -219,7 +302,9 @@ def test_mutated_tokens_are_never_accepted_and_never_a_500(demo, provider):
             accepted.append(mutant)
     # base64url has slack in its last character: a flip there can decode to the same bytes.
     for mutant in accepted:
-        assert base64.urlsafe_b64decode(mutant.split(".")[2] + "==") == base64.urlsafe_b64decode(token.split(".")[2] + "==")
+        assert base64.urlsafe_b64decode(mutant.split(".")[2] + "==") == base64.urlsafe_b64decode(
+            token.split(".")[2] + "=="
+        )
         assert mutant.split(".")[:2] == token.split(".")[:2]
 
 
@@ -250,7 +335,9 @@ def test_unverified_claim_text_is_never_echoed(demo, provider):
     ],
 )
 def test_malformed_authorization_headers(demo, authorization, status, code, error):
-    assert_rejected(demo.get("/api/private", headers={"Authorization": authorization}), status, code, error)
+    assert_rejected(
+        demo.get("/api/private", headers={"Authorization": authorization}), status=status, code=code, error=error
+    )
 
 
 def _raw_get(demo, path: str, headers: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -268,7 +355,7 @@ def _raw_get(demo, path: str, headers: list[tuple[str, bytes]]) -> tuple[int, li
 def test_non_ascii_and_duplicated_authorization_headers(demo, provider):
     token = provider.access_token()
     for headers in (
-        [("Authorization", "Bearer ".encode() + "tökén".encode("utf-8"))],
+        [("Authorization", b"Bearer " + "tökén".encode())],
         [("Authorization", b"Bearer \xff\xfe")],
         [("Authorization", f"Bearer {token}".encode()), ("Authorization", b"Bearer other")],
     ):
@@ -282,7 +369,9 @@ def test_non_ascii_and_duplicated_authorization_headers(demo, provider):
 
 @pytest.mark.parametrize("separator", [b"  ", b"\t", b" \t "])
 def test_lenient_whitespace_after_the_scheme_is_accepted(demo, provider, separator):
-    status, _, body = _raw_get(demo, "/api/private", [("Authorization", b"Bearer" + separator + provider.access_token().encode())])
+    status, _, body = _raw_get(
+        demo, "/api/private", [("Authorization", b"Bearer" + separator + provider.access_token().encode())]
+    )
     assert status == 200, body
 
 
@@ -312,7 +401,7 @@ def test_concurrent_first_requests_for_a_new_subject_make_one_user(demo, provide
 def test_token_in_the_query_string_is_not_accepted(demo, provider):
     token = provider.access_token()
     response = demo.get("/api/private", params={"access_token": token})
-    assert_rejected(response, 401, "not_authenticated", error=None, secrets=(token,))
+    assert_rejected(response, status=401, code="not_authenticated", error=None, secrets=(token,))
 
 
 def test_token_in_a_form_body_is_not_accepted(demo, provider):
@@ -327,11 +416,14 @@ def test_token_in_a_form_body_is_not_accepted(demo, provider):
 
 def test_private_scoped_needs_read_messages(demo, provider):
     response = demo.get("/api/private-scoped", provider.access_token(scope="openid read:message READ:MESSAGES"))
-    body = assert_rejected(response, 403, "insufficient_scope", error="insufficient_scope")
+    body = assert_rejected(response, status=403, code="insufficient_scope", error="insufficient_scope")
     assert body["missing_scopes"] == ["read:messages"]
     assert 'scope="read:messages"' in response.headers["WWW-Authenticate"]
     assert demo.get("/api/private-scoped", provider.access_token(scope="openid read:messages")).status_code == 200
-    assert demo.get("/api/private-scoped", provider.access_token(scope="", permissions=["read:messages"])).status_code == 200
+    assert (
+        demo.get("/api/private-scoped", provider.access_token(scope="", permissions=["read:messages"])).status_code
+        == 200
+    )
 
 
 def test_scope_in_an_unverified_token_grants_nothing(demo, provider):
@@ -344,13 +436,25 @@ def test_messages_read_write_archive(demo, provider):
     writer = provider.access_token(scope="write:messages")
     archiver = provider.access_token(scope="read:messages archive:messages")
     assert demo.get("/api/messages/", reader).status_code == 200
-    assert_rejected(demo.get("/api/messages/", writer), 403, "insufficient_scope", error="insufficient_scope")
-    assert_rejected(demo.request("POST", "/api/messages/", reader, json={"text": "no"}), 403, "insufficient_scope", error="insufficient_scope")
+    assert_rejected(
+        demo.get("/api/messages/", writer), status=403, code="insufficient_scope", error="insufficient_scope"
+    )
+    assert_rejected(
+        demo.request("POST", "/api/messages/", reader, json={"text": "no"}),
+        status=403,
+        code="insufficient_scope",
+        error="insufficient_scope",
+    )
     created = demo.request("POST", "/api/messages/", writer, json={"text": "hello"})
     assert created.status_code == 201, created.text
     pk = created.json()["id"]
     assert demo.get(f"/api/messages/{pk}/", reader).json()["text"] == "hello"
-    assert_rejected(demo.request("POST", f"/api/messages/{pk}/archive/", writer), 403, "insufficient_scope", error="insufficient_scope")
+    assert_rejected(
+        demo.request("POST", f"/api/messages/{pk}/archive/", writer),
+        status=403,
+        code="insufficient_scope",
+        error="insufficient_scope",
+    )
     archived = demo.request("POST", f"/api/messages/{pk}/archive/", archiver)
     assert archived.status_code == 200 and archived.json()["archived"] is True
     assert demo.request("DELETE", f"/api/messages/{pk}/", writer).status_code == 204

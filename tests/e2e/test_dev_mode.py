@@ -27,7 +27,9 @@ def mint(demo: DemoServer, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def token(demo: DemoServer) -> str:
-    return mint(demo, "--sub", "auth0|e2e-dev", "--scope", "read:messages", "--claim", 'https://auth0-drf-demo/plan="pro"')
+    return mint(
+        demo, "--sub", "auth0|e2e-dev", "--scope", "read:messages", "--claim", 'https://auth0-drf-demo/plan="pro"'
+    )
 
 
 def test_a_minted_token_opens_the_private_endpoints(demo, token):

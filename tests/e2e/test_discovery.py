@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .conftest import AUDIENCE, assert_rejected, start_demo
+from tests.hostile import assert_rejected
+
+from .conftest import AUDIENCE, serve_demo
 from .demo import DemoServer
 from .provider import DISCOVERY_PATH, OpenIDProvider
 
@@ -24,15 +26,7 @@ def provider() -> Iterator[OpenIDProvider]:
 
 @pytest.fixture(scope="module")
 def demo(provider: OpenIDProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    server = start_demo(
-        tmp_path_factory.mktemp("demo"),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        AUTH0_ISSUER=provider.issuer,
-        AUTH0_AUDIENCE=AUDIENCE,
-    )
-    yield server
-    server.stop()
+    yield from serve_demo(tmp_path_factory, "demo", AUTH0_ISSUER=provider.issuer, AUTH0_AUDIENCE=AUDIENCE)
 
 
 def test_keys_are_found_through_discovery_once_for_concurrent_first_requests(demo, provider):
@@ -49,9 +43,9 @@ def test_keys_are_found_through_discovery_once_for_concurrent_first_requests(dem
 
 def test_the_issuer_must_match_exactly(demo, provider):
     token = provider.access_token(iss=provider.issuer.rstrip("/"))
-    assert_rejected(demo.get("/api/private", token), 401, "invalid_issuer")
+    assert_rejected(demo.get("/api/private", token), status=401, code="invalid_issuer")
 
 
 def test_es256_is_refused_when_not_configured(demo, provider):
     token = provider.access_token(key=provider.ec)
-    assert_rejected(demo.get("/api/private", token), 401, "unsupported_algorithm")
+    assert_rejected(demo.get("/api/private", token), status=401, code="unsupported_algorithm")

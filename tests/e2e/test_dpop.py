@@ -12,24 +12,21 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .conftest import AUDIENCE, start_demo
+from .conftest import AUDIENCE, serve_demo
 from .demo import DemoServer
 from .provider import b64url
 
 
 @pytest.fixture(scope="module")
 def demo(provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    server = start_demo(
-        tmp_path_factory.mktemp("dpop"),
-        DJANGO_DEBUG="false",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+    yield from serve_demo(
+        tmp_path_factory,
+        "dpop",
         AUTH0_ISSUER=provider.issuer,
         AUTH0_AUDIENCE=AUDIENCE,
         AUTH0_JWKS_URI=provider.jwks_uri,
         AUTH0_DPOP="allowed",
     )
-    yield server
-    server.stop()
 
 
 class Client:
@@ -38,14 +35,23 @@ class Client:
     def __init__(self) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         numbers = self.key.public_key().public_numbers()
-        self.jwk = {"crv": "P-256", "kty": "EC", "x": b64url(numbers.x.to_bytes(32, "big")), "y": b64url(numbers.y.to_bytes(32, "big"))}
+        self.jwk = {
+            "crv": "P-256",
+            "kty": "EC",
+            "x": b64url(numbers.x.to_bytes(32, "big")),
+            "y": b64url(numbers.y.to_bytes(32, "big")),
+        }
         # RFC 7638 thumbprint: the required members, sorted, no whitespace.
         self.jkt = b64url(hashlib.sha256(json.dumps(self.jwk, sort_keys=True, separators=(",", ":")).encode()).digest())
 
     def proof(self, method: str, url: str, token: str, **overrides) -> str:
         payload = {
-            "jti": uuid.uuid4().hex, "htm": method, "htu": url, "iat": int(time.time()),
-            "ath": b64url(hashlib.sha256(token.encode()).digest()), **overrides,
+            "jti": uuid.uuid4().hex,
+            "htm": method,
+            "htu": url,
+            "iat": int(time.time()),
+            "ath": b64url(hashlib.sha256(token.encode()).digest()),
+            **overrides,
         }
         return jwt.encode(payload, self.key, "ES256", headers={"typ": "dpop+jwt", "jwk": self.jwk})
 

@@ -11,7 +11,8 @@ import uuid
 
 import jwt
 
-from .conftest import assert_rejected
+from tests.hostile import assert_rejected
+
 from .provider import ProviderKey
 
 
@@ -38,7 +39,7 @@ def test_a_flood_of_random_kids_causes_at_most_one_fetch(demo, provider):
     for _ in range(25):
         kid = uuid.uuid4().hex
         token = jwt.encode(provider.claims(azp="c"), stranger.private, "RS256", headers={"kid": kid})
-        assert_rejected(demo.get("/api/private", token), 401, "unknown_key", secrets=(kid,))
+        assert_rejected(demo.get("/api/private", token), status=401, code="unknown_key", secrets=(kid,))
     assert provider.key_requests() <= fetches + 1
 
 
@@ -50,7 +51,7 @@ def test_cached_keys_keep_working_when_the_provider_goes_down(demo, provider):
         assert demo.get("/api/private", provider.access_token(key=provider.ec)).status_code == 200
         # An unknown kid while the provider is down: a 401, not a 503 or a 500.
         token = jwt.encode(provider.claims(), ProviderKey("RSA", "y").private, "RS256", headers={"kid": "gone"})
-        assert_rejected(demo.get("/api/private", token), 401, "unknown_key")
+        assert_rejected(demo.get("/api/private", token), status=401, code="unknown_key")
     finally:
         provider.start()
 

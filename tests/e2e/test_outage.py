@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .demo import DemoServer, free_port
+from tests.helpers import free_port
+
+from .demo import DemoServer
 from .provider import OpenIDProvider, ProviderKey
 
 

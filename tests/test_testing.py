@@ -10,20 +10,15 @@ from pathlib import Path
 
 import jwt
 import pytest
-from rest_framework.test import APIClient, APITestCase
+from rest_framework.test import APITestCase
 
 from auth0_drf.conf import auth0_settings
 from auth0_drf.testing import Auth0TestMixin, InProcessIssuer, LocalIssuer, make_issuer, reset_caches
 from auth0_drf.tokens import get_verifier
 
+from .helpers import get
+
 pytestmark = pytest.mark.django_db
-
-
-def get(path: str, token: str | None) -> object:
-    client = APIClient()
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client.get(path)
 
 
 # --- the token factory --------------------------------------------------------------------
@@ -50,13 +45,13 @@ def test_token_factory_sets_every_kind_of_claim_and_header(auth0_issuer):
     assert payload["exp"] - 125 <= int(time.time()) <= payload["exp"] - 115
     assert "iat" not in payload
     # ...and the API accepts it, with those claims.
-    body = get("/api/claims", token).json()
+    body = get(token, "/api/claims").json()
     assert body["claims"]["sub"] == "auth0|dana"
     assert body["scopes"] == ["archive:messages", "read:messages", "write:messages"]
 
 
 def test_expired_token_from_the_factory_is_rejected(auth0_issuer):
-    response = get("/api/private", auth0_issuer.token(lifetime=-60))
+    response = get(auth0_issuer.token(lifetime=-60), "/api/private")
     assert response.status_code == 401
     assert response.json()["code"] == "token_expired"
 
@@ -73,8 +68,17 @@ def test_local_issuer_serves_its_jwks_over_loopback(auth0_issuer):
         "ALGORITHMS": ["RS256"],
         "LEEWAY": 0,
     }
-    assert get("/api/private", auth0_issuer.token()).status_code == 200
+    assert get(auth0_issuer.token(), "/api/private").status_code == 200
     assert auth0_issuer.jwks_hits() == 1
+
+
+def test_pyjwt_cannot_decode_our_rejections_differently(auth0_issuer):
+    # Sanity check on the fixture itself: its tokens are valid for a standard library too.
+    token = auth0_issuer.token()
+    claims = jwt.decode(
+        token, auth0_issuer.signing_key.public_key, algorithms=["RS256"], audience=auth0_issuer.audience
+    )
+    assert claims["iss"] == auth0_issuer.issuer
 
 
 # --- InProcessIssuer -----------------------------------------------------------------------
@@ -90,7 +94,7 @@ def in_process(settings):
 
 def test_in_process_issuer_needs_no_server(in_process):
     assert in_process.issuer == "https://in-process-issuer.test/"
-    response = get("/api/private", in_process.token(sub="auth0|erin"))
+    response = get(in_process.token(sub="auth0|erin"), "/api/private")
     assert response.status_code == 200, response.content
     assert response.json()["sub"] == "auth0|erin"
     cache = get_verifier().jwks[in_process.issuer]
@@ -99,13 +103,13 @@ def test_in_process_issuer_needs_no_server(in_process):
 
 def test_in_process_keys_survive_settings_changes_and_rotation(in_process, settings):
     settings.AUTH0_DRF = in_process.settings(LEEWAY=0)  # a new verifier is built
-    assert get("/api/private", in_process.token()).status_code == 200
+    assert get(in_process.token(), "/api/private").status_code == 200
     old = in_process.signing_key
     in_process.rotate()
-    assert get("/api/private", in_process.token()).status_code == 200
-    assert get("/api/private", in_process.token(key=old)).status_code == 200
+    assert get(in_process.token(), "/api/private").status_code == 200
+    assert get(in_process.token(key=old), "/api/private").status_code == 200
     in_process.rotate(keep_old=False)
-    response = get("/api/private", in_process.token(key=old))
+    response = get(in_process.token(key=old), "/api/private")
     assert response.status_code == 401 and response.json()["code"] == "unknown_key"
     assert get_verifier().jwks[in_process.issuer].fetch_count == 0
 
@@ -214,9 +218,24 @@ def test_pytest_does_not_take_test_issuer_for_a_test_class(tmp_path):
     )
     worktree = str(Path(__file__).resolve().parent.parent)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:django", "-p", "no:cacheprovider",
-         "-W", "error::pytest.PytestCollectionWarning", str(tmp_path)],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": worktree}, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:django",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error::pytest.PytestCollectionWarning",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": worktree},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
