@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import re
 import secrets
 import threading
@@ -146,6 +147,14 @@ class Auth0UserBackend:
     max_username_candidates = 10
     #: How many times creating a new user is attempted when the chosen username turns out taken.
     max_create_attempts = 3
+    #: How many more times creating a new user is tried after a lock conflict rolled it back
+    #: (SQLite's "database is locked", a deadlock), pausing a little longer before each.
+    max_locked_retries = 5
+    #: Seconds of the first pause after a lock conflict; each next one doubles (the five default
+    #: pauses add up to at most 1.55 s, with some randomness so that waiting requests spread out).
+    locked_retry_pause = 0.05
+    #: Seconds for the 503's ``Retry-After`` when the database stayed locked through the retries.
+    locked_retry_after = 1
 
     def get_user(self, claims: Claims, request: HttpRequest | None = None) -> Any:
         """Return the user for ``claims``, raising ``UserRejected`` when it may not authenticate.
@@ -166,7 +175,11 @@ class Auth0UserBackend:
                 # that is down is the server's problem, answered with a 503 and one clear log line,
                 # not a 500 with a stack trace.
                 log_database_error(exc)
-                raise DatabaseUnavailable() from None
+                unavailable = DatabaseUnavailable()
+                if is_lock_conflict(exc):
+                    # Busy, not broken: worth trying again soon.
+                    unavailable.retry_after = self.locked_retry_after
+                raise unavailable from None
         if not self.user_can_authenticate(user):
             raise UserRejected()
         return user
@@ -187,7 +200,7 @@ class Auth0UserBackend:
         last_error: IntegrityError | OperationalError | None = None
         # Whether our atomic block below is the whole transaction (no ATOMIC_REQUESTS around it).
         own_transaction = not transaction.get_connection().in_atomic_block
-        attempts = 0
+        attempts = locked_retries = 0
         while user is None and username is not None and attempts < self.max_create_attempts:
             attempts += 1
             try:
@@ -207,17 +220,25 @@ class Auth0UserBackend:
                 tried.add(username)
                 username = self.free_username(claims, exclude=tried)
             except OperationalError as exc:
-                # Several first requests of one subject at once can deadlock on InnoDB: when the
-                # loser of the race rolls back its new user, the requests that waited for that
-                # username each hold a shared lock and want to insert (MySQL error 1213). The
-                # database rolled our transaction back; when it was ours alone, look again and
-                # retry. Inside an outer transaction it is gone: the 503 of get_user().
+                # Lock conflicts between first requests. On InnoDB several first requests of one
+                # subject can deadlock: when the loser of the race rolls back its new user, the
+                # requests that waited for that username each hold a shared lock and want to
+                # insert (MySQL error 1213). On SQLite, a transaction that has read and then
+                # writes gets "database is locked" at once, whatever the timeout, while another
+                # one writes (always before Django 5.1, which has no transaction_mode option).
+                # The database rolled our transaction back; when it was ours alone, look again
+                # and retry. Inside an outer transaction it is gone: the 503 of get_user().
                 if not own_transaction:
                     raise
                 identity = self.find_identity(claims)
                 if identity is not None:
                     return identity.user
                 last_error = exc
+                if is_lock_conflict(exc) and locked_retries < self.max_locked_retries:
+                    # A lock conflict is no failed attempt at a username: pause, then try again.
+                    self.pause_after_lock_conflict(locked_retries)
+                    locked_retries += 1
+                    attempts -= 1
         if user is None:
             if isinstance(last_error, OperationalError):
                 raise last_error
@@ -230,6 +251,13 @@ class Auth0UserBackend:
         # Cache only once committed: an outer transaction (ATOMIC_REQUESTS) might roll back.
         transaction.on_commit(lambda: user_cache.put(key, user, auth0_settings.USER_CACHE_TTL, version))
         return user
+
+    def pause_after_lock_conflict(self, retries: int) -> None:
+        """Wait before retrying after the ``retries``-th lock conflict: ``locked_retry_pause`` doubled each time.
+
+        Between half and all of that, at random, so that requests that collided do not collide again.
+        """
+        time.sleep(self.locked_retry_pause * 2**retries * random.uniform(0.5, 1.0))
 
     def find_identity(self, claims: Claims) -> Auth0Identity | None:
         """Return the identity link for the token's issuer and subject, with its user."""
@@ -320,6 +348,30 @@ class Auth0UserBackend:
         return getattr(user, "is_active", True)
 
 
+# SQLite's "database is locked" (SQLITE_BUSY) and "database table is locked" (SQLITE_LOCKED);
+# MySQL's and MariaDB's deadlock (1213) and lock wait timeout (1205); PostgreSQL's deadlock
+# (40P01), serialization failure (40001) and lock not available (55P03).
+_SQLITE_LOCKED = ("database is locked", "database table is locked")
+_MYSQL_LOCK_ERRORS = (1205, 1213)
+_POSTGRES_LOCK_STATES = ("40P01", "40001", "55P03")
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Return whether a database error is a lock conflict that a new transaction may not meet.
+
+    Read from the driver's own error (``__cause__``: Django wraps it) by its code where the driver
+    gives one, and by SQLite's messages, which every Python version has.
+    """
+    cause = exc.__cause__ or exc
+    if any(text in str(cause) for text in _SQLITE_LOCKED):
+        return True
+    args = getattr(cause, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_LOCK_ERRORS:
+        return True
+    # psycopg 3 names it sqlstate, psycopg2 pgcode.
+    return (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) in _POSTGRES_LOCK_STATES
+
+
 def log_database_error(exc: DatabaseError) -> None:
     """Log one ERROR line for a database failure during a user lookup, naming the fix when it is known.
 
@@ -334,6 +386,14 @@ def log_database_error(exc: DatabaseError) -> None:
         logger.error(
             "auth0_drf: the database is missing auth0_drf's tables or columns: run `manage.py migrate` "
             "(answering 503 until then): %s: %s",
+            type(exc).__name__,
+            message,
+        )
+    elif is_lock_conflict(exc):
+        # Many first requests at once on a database with one writer at a time (SQLite), most often.
+        logger.error(
+            "auth0_drf: the database stayed locked while creating the user of a verified token, through every "
+            "retry (answering 503): %s: %s",
             type(exc).__name__,
             message,
         )

@@ -7,14 +7,19 @@
 - ``auth0_api_client``: a DRF ``APIClient`` sending a fresh token (``sub="auth0|test-user"``);
   call ``auth0_api_client.use_token(scope=...)`` to switch to another.
 - ``auth0_settings_overrides``: override it to add ``AUTH0_DRF`` settings.
+
+The fixtures run under pytest-django (``pip install "auth0-drf[test]"``), which configures Django
+from your settings (``DJANGO_SETTINGS_MODULE``); without it they fail saying so.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.conf import settings  # only the lazy settings object: nothing is configured or read here
 
 if TYPE_CHECKING:
     from auth0_drf.signing import LocalKey
@@ -24,9 +29,35 @@ if TYPE_CHECKING:
 # pytest-django configures Django: the fixtures import auth0_drf and DRF when they run, not here.
 
 
+def require_pytest_django(config: pytest.Config) -> None:
+    """Fail the test, saying what to install or set, when Django is not set up for it.
+
+    Checked by the fixtures rather than when pytest starts: this plugin is loaded into every pytest
+    run of an environment where auth0-drf is installed, test suites that never use it included.
+    """
+    # By module, not by name: "django" when loaded through its entry point, else the module's name.
+    loaded = {getattr(plugin, "__name__", None) for plugin in config.pluginmanager.get_plugins()}
+    if "pytest_django.plugin" not in loaded:
+        if importlib.util.find_spec("pytest_django") is None:
+            why = 'pytest-django is not installed: pip install "auth0-drf[test]" (pytest and pytest-django)'
+        else:
+            why = (
+                "pytest-django is installed but not loaded (-p no:django, or PYTEST_DISABLE_PLUGIN_AUTOLOAD): "
+                "load it with -p pytest_django.plugin"
+            )
+        pytest.fail(f"auth0_drf's pytest fixtures need pytest-django to set Django up; {why}.", pytrace=False)
+    if not settings.configured:
+        pytest.fail(
+            "auth0_drf's pytest fixtures need Django's settings: set DJANGO_SETTINGS_MODULE (or --ds, or "
+            "DJANGO_SETTINGS_MODULE in pytest's configuration), as pytest-django's documentation says.",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
-def auth0_signing_key() -> LocalKey:
+def auth0_signing_key(request: pytest.FixtureRequest) -> LocalKey:
     """One RSA key for the whole session: generating keys is the slow part of a test issuer."""
+    require_pytest_django(request.config)
     from auth0_drf.signing import LocalKey  # noqa: PLC0415
 
     return LocalKey.generate("RS256")

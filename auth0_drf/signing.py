@@ -9,6 +9,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+from jwt.utils import base64url_encode
 
 from .keys import thumbprint
 
@@ -59,7 +60,15 @@ class LocalKey:
         if isinstance(public, rsa.RSAPublicKey):
             return RSAAlgorithm.to_jwk(public, as_dict=True)
         if isinstance(public, ec.EllipticCurvePublicKey):
-            return ECAlgorithm.to_jwk(public, as_dict=True)
+            jwk: dict[str, Any] = ECAlgorithm.to_jwk(public, as_dict=True)
+            # RFC 7518 section 6.2.1.2: x and y have the full size of the curve's coordinates.
+            # PyJWT before 2.10 drops their leading zero bytes (one key in 128 on P-256, one in
+            # two on P-521), which strict readers, auth0_drf's own included, refuse.
+            size = (public.curve.key_size + 7) // 8
+            numbers = public.public_numbers()
+            jwk["x"] = base64url_encode(numbers.x.to_bytes(size, "big")).decode()
+            jwk["y"] = base64url_encode(numbers.y.to_bytes(size, "big")).decode()
+            return jwk
         return OKPAlgorithm.to_jwk(public, as_dict=True)
 
     def sign(self, claims: Mapping[str, Any], headers: Mapping[str, Any] | None = None) -> str:

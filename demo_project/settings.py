@@ -15,6 +15,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import django
 import environ
 from corsheaders.defaults import default_headers as corsheaders_default_headers
 
@@ -78,8 +79,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Writers queue for the lock instead of failing with "database is locked" under threads.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # Writers wait up to 20 s for the lock instead of failing with "database is locked" under threads.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    if django.VERSION >= (5, 1):
+        # Transactions take the write lock when they begin, so that they queue for it. Before
+        # Django 5.1 (no such option) a transaction that reads, then writes can still find the
+        # lock taken: auth0_drf retries creating a user then, and answers 503 if it keeps failing.
+        DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     # 4-byte UTF-8, so that any subject fits (MySQL's "utf8" stops at 3 bytes). Needs the driver:
     # pip install "auth0-drf[mysql]".

@@ -15,6 +15,20 @@ from auth0_drf.testing import LocalIssuer, reset_caches
 from .helpers import Clock, bearer_client, send
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of a module that drives Chromium ``browser`` (registered in pyproject.toml).
+
+    By what the module uses, not by its file name: a module that imports ``headless_chromium``
+    (defined in the admin's browser test) is a browser test wherever it lives. tests/e2e/conftest.py
+    marks its tests ``e2e``. ``pytest -m "not e2e and not browser"`` is the quick local loop.
+    """
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "headless_chromium"):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(autouse=True)
 def _clean_auth0_caches() -> Any:
     reset_caches()

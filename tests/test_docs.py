@@ -20,6 +20,8 @@ from auth0_drf.conf import DEFAULTS, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+# Where the README's links point (pyproject.toml's project URLs name the same repository).
+REPOSITORY = "https://github.com/auth0-drf/auth0-drf"
 
 
 def read(relative: str) -> str:
@@ -184,11 +186,12 @@ def test_the_readme_gives_the_two_quick_start_commands_and_points_to_the_docs() 
     assert "bash bin/demo" in quick_start
     assert "bash bin/test" in quick_start
     assert "bash bin/docs" in section(readme, "Documentation")
-    assert "(docs/index.md)" in readme
+    assert f"({REPOSITORY}/blob/main/docs/index.md)" in readme
 
 
 def test_the_readme_s_links_into_the_docs_name_pages_and_headings_that_exist() -> None:
-    links = re.findall(r"\]\((docs/[^)#]+)(?:#([^)]+))?\)", read("README.md"))
+    # Absolute, into the repository, so that they work on PyPI too (tests/test_packaging.py).
+    links = re.findall(rf"\]\({re.escape(REPOSITORY)}/blob/main/(docs/[^)#]+)(?:#([^)]+))?\)", read("README.md"))
     assert len(links) > 10
     for target, anchor in links:
         assert (ROOT / target).is_file(), target

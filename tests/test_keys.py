@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.utils import base64url_decode
 
 from auth0_drf.fetch import FetchError
 from auth0_drf.keys import checked_keys, parse_jwk, thumbprint
@@ -16,6 +17,26 @@ from .helpers import RFC7638_JWK, RFC7638_THUMBPRINT, get, m2m_token
 from .hostile import as_segment, assert_rejected, b64
 
 # --- reading JWKS documents ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alg", "curve"), [("ES256", ec.SECP256R1()), ("ES384", ec.SECP384R1()), ("ES512", ec.SECP521R1())]
+)
+def test_an_ec_key_whose_coordinate_starts_with_a_zero_byte_is_published_at_full_length(alg, curve):
+    # PyJWT before 2.10 drops the zero bytes, and a strict reader (ours) refuses the short JWK.
+    size = (curve.key_size + 7) // 8
+    for _ in range(100_000):
+        private = ec.generate_private_key(curve)
+        numbers = private.public_key().public_numbers()
+        if min(numbers.x.bit_length(), numbers.y.bit_length()) <= (size - 1) * 8:
+            break
+    else:
+        pytest.fail("no key with a short coordinate in 100000 tries")
+    local = LocalKey(private, alg=alg)
+    jwk = local.public_jwk()
+    assert {len(base64url_decode(jwk[name])) for name in ("x", "y")} == {size}
+    assert parse_jwk(jwk) is not None
+    assert local.kid == thumbprint(jwk)
 
 
 @pytest.mark.parametrize(

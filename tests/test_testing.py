@@ -239,3 +239,56 @@ def test_pytest_does_not_take_test_issuer_for_a_test_class(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+# --- the plugin without pytest-django or settings ---------------------------------------------------------
+
+USES_THE_FIXTURE = (
+    "def test_uses_the_client(auth0_api_client):\n    assert auth0_api_client.get('/api/private').status_code == 200\n"
+)
+
+
+def run_a_users_suite(
+    tmp_path: Path, conftest: str = "", *, django_plugin: bool = False, settings: str | None = "tests.settings"
+) -> subprocess.CompletedProcess[str]:
+    """Run a user's test that uses ``auth0_api_client``; pytest-django is blocked unless ``django_plugin``."""
+    (tmp_path / "test_user_suite.py").write_text(USES_THE_FIXTURE)
+    (tmp_path / "conftest.py").write_text(conftest)
+    worktree = str(Path(__file__).resolve().parent.parent)
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(PYTHONPATH=worktree, **({"DJANGO_SETTINGS_MODULE": settings} if settings else {}))
+    plugins = [] if django_plugin else ["-p", "no:django"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *plugins, "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_plugin_says_to_install_pytest_django_when_it_is_missing(tmp_path):
+    # As if pytest-django were not installed: importlib finds no module recorded as None.
+    result = run_a_users_suite(tmp_path, "import sys\n\nsys.modules['pytest_django'] = None\n")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "auth0_drf's pytest fixtures need pytest-django" in output
+    assert 'pip install "auth0-drf[test]"' in output
+    assert "has no attribute" not in output and "Traceback" not in output
+
+
+def test_the_plugin_says_to_load_pytest_django_when_it_is_disabled(tmp_path):
+    result = run_a_users_suite(tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "pytest-django is installed but not loaded" in output and "-p pytest_django.plugin" in output
+    assert "has no attribute" not in output and "Traceback" not in output
+
+
+def test_the_plugin_says_to_set_django_settings_module_when_it_is_not_set(tmp_path):
+    result = run_a_users_suite(tmp_path, django_plugin=True, settings=None)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "auth0_drf's pytest fixtures need Django's settings: set DJANGO_SETTINGS_MODULE" in output
+    assert "Traceback" not in output

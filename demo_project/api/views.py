@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adrf.views import APIView as AsyncAPIView
+from django.http import Http404
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -135,6 +136,23 @@ class MessagesViewSet(viewsets.ModelViewSet):
         "destroy": ["write:messages"],
         "archive": ["archive:messages"],
     }
+
+    def get_object(self) -> Message:
+        """Return the message the URL names; an id the id column cannot hold is a 404.
+
+        Django before 5.0 sends such an id to SQLite, whose driver raises ``OverflowError`` (a 500)
+        for integers beyond 64 bits; later versions find no row. Checked here, whatever the version.
+        """
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            pass  # not a number: the lookup itself answers 404
+        else:
+            # The id is a BigAutoField (DEFAULT_AUTO_FIELD): 64 bits, signed, on every database.
+            if not -(2**63) <= number < 2**63:
+                raise Http404
+        return super().get_object()
 
     def perform_create(self, serializer: MessageSerializer) -> None:
         author = self.request.user if getattr(self.request.user, "_meta", None) else None

@@ -14,6 +14,17 @@ AUDIENCE = "https://api.e2e.example/v1"
 SECOND_AUDIENCE = "urn:e2e:second-api"
 
 
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by -m
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e ``e2e`` (registered in pyproject.toml)."""
+    for item in items:
+        if HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="module")
 def provider() -> Iterator[OpenIDProvider]:
     provider = OpenIDProvider(AUDIENCE).start()
