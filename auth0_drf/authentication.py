@@ -22,6 +22,7 @@ from .claims import Claims
 from .conf import auth0_settings
 from .dpop import get_dpop_verifier
 from .errors import (
+    AudienceNotConfigured,
     ClaimRuleFailed,
     DPoPBindingError,
     DPoPRequired,
@@ -76,7 +77,17 @@ class Auth0Authentication(BaseAuthentication):
         except TokenError as exc:
             raise self.reject(request, exc) from None
         except KeysUnavailable as exc:
-            logger.warning("auth0_drf: rejected request: code=%s", exc.code)
+            if isinstance(exc, AudienceNotConfigured):
+                # A configuration error, the server's: one ERROR per request until it is fixed.
+                logger.error(
+                    "auth0_drf: configuration error: no AUDIENCE is configured for the issuer %s, so every token is "
+                    "refused with 503 (code=%s): set AUTH0_DRF['AUDIENCE'] (or that issuer's AUDIENCE in ISSUERS) to "
+                    "your API identifier (system check auth0_drf.E002; run manage.py check)",
+                    exc.data.get("issuer"),
+                    exc.code,
+                )
+            else:
+                logger.warning("auth0_drf: rejected request: code=%s", exc.code)
             # Errors of the database (DatabaseUnavailable...) say how long to wait; key outages
             # depend on the JWKS caches' retry schedule.
             retry_after = getattr(exc, "retry_after", None) or self.retry_after()

@@ -32,6 +32,7 @@ auth0_drf, are in ``drf_checks``, registered with these (importing this module r
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -322,8 +323,26 @@ def _check_user_backend() -> list[Error]:
     return []
 
 
+def debug_as_configured() -> bool:
+    """Return ``DEBUG`` as the settings say it, also while Django's test environment has turned it off.
+
+    ``setup_test_environment()`` (``manage.py test``, pytest-django) sets ``DEBUG = False`` before the
+    system checks run, and keeps the value it replaced in ``django.test.utils._TestState.saved_data``
+    until ``teardown_test_environment()`` (Django 4.2 and later). Only a test run sets it up,
+    so outside one (runserver, gunicorn, ``manage.py check``) this is ``settings.DEBUG`` exactly.
+    """
+    if settings.DEBUG:
+        return True
+    # Looked up in sys.modules, not imported: a process that never imported django.test has no test environment.
+    test_utils = sys.modules.get("django.test.utils")
+    saved = getattr(getattr(test_utils, "_TestState", None), "saved_data", None)
+    return bool(getattr(saved, "debug", False))
+
+
 def _check_dev_issuer() -> list[Error]:
-    if auth0_settings.DEV_ISSUER and not settings.DEBUG:
+    # Under the test runner DEBUG is off whatever the settings say: what counts is the settings' own
+    # DEBUG, so a development project's tests run, and a production settings file is still refused.
+    if auth0_settings.DEV_ISSUER and not debug_as_configured():
         return [
             Error(
                 f"{_setting('DEV_ISSUER')} is enabled while DEBUG is off.",

@@ -4,11 +4,13 @@ Enabled by ``AUTH0_DRF["DEV_ISSUER"] = True`` and only ever with ``DEBUG`` on (s
 ``auth0_drf.E010``). A key pair is generated once into ``DEV_ISSUER_KEY_FILE`` (keep it out of
 git); its public half is published at ``/.well-known/jwks.json`` by ``auth0_drf.dev_urls`` and
 registered in-process as the issuer's static keys (``register_static_keys``), so verification
-needs no free server thread to fetch it. Mint tokens with ``manage.py auth0_mint``.
+needs no free server thread to fetch it. Mint tokens with ``manage.py auth0_mint``, or, for a
+single-page app working offline, with ``POST /dev-issuer/token`` (``token_view``: loopback only).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from .conf import auth0_settings
 from .keysources import register_static_keys, static_keys, unregister_static_keys
@@ -131,12 +134,22 @@ def mint_token(
     lifetime: int = 3600,
     audience: str | None = None,
 ) -> str:
-    """Return an access token signed by the development key."""
+    """Return an access token signed by the development key.
+
+    ``audience`` defaults to the first configured ``AUDIENCE``; with none, or an empty one, raises
+    ``ImproperlyConfigured``: a token with an empty ``aud`` is one no API accepts.
+    """
     issuer = dev_issuer()
-    audiences = auth0_settings.issuers[0].audiences
+    if audience is None:
+        audiences = auth0_settings.issuers[0].audiences
+        audience = audiences[0] if audiences else ""
+    if not audience:
+        raise ImproperlyConfigured(
+            "No audience for the development token: set AUTH0_DRF['AUDIENCE'] (your API identifier)."
+        )
     payload = access_token_claims(
         issuer=issuer,
-        audience=audience or (audiences[0] if audiences else ""),
+        audience=audience,
         sub=sub,
         scope=" ".join(scopes),
         permissions=permissions,
@@ -145,6 +158,48 @@ def mint_token(
     )
     payload["azp"] = "auth0-drf-dev-client"
     return load_or_create_key().sign(payload)
+
+
+#: The subject of tokens from ``token_view`` when the request names none.
+SPA_SUBJECT = "auth0|dev-spa-user"
+#: Seconds a token from ``token_view`` lasts.
+SPA_TOKEN_LIFETIME = 3600
+
+
+@csrf_exempt  # a form POST from a page on another origin, as a SPA's login would make; loopback only
+def token_view(request: HttpRequest) -> JsonResponse:
+    """Mint a development access token for a single-page app working without a tenant.
+
+    ``POST`` a form with ``scope`` (space-separated) and optionally ``sub``; the answer has the
+    shape of Auth0's ``/oauth/token`` answer (``access_token``, ``token_type``, ``expires_in``,
+    ``scope``). For local development only: 404 unless the development issuer is enabled with
+    ``DEBUG`` on (``auth0_drf.E010`` refuses it otherwise) and the request comes from a loopback
+    address; anyone who can reach it gets any scope.
+    """
+    _require_enabled()
+    if not _from_loopback(request):
+        raise Http404("The development issuer's token endpoint answers loopback clients only.")
+    if request.method != "POST":
+        response = JsonResponse({"detail": "POST a form with scope (and optionally sub)."}, status=405)
+        response["Allow"] = "POST"
+        return response
+    scope = " ".join(request.POST.get("scope", "").split())
+    token = mint_token(sub=request.POST.get("sub") or SPA_SUBJECT, scopes=scope.split(), lifetime=SPA_TOKEN_LIFETIME)
+    response = JsonResponse(
+        {"access_token": token, "token_type": "Bearer", "expires_in": SPA_TOKEN_LIFETIME, "scope": scope}
+    )
+    response["Cache-Control"] = "no-store"  # RFC 6749 section 5.1: a token is never cached
+    return response
+
+
+def _from_loopback(request: HttpRequest) -> bool:
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1, from a dual-stack socket
+    return address.is_loopback
 
 
 def _require_enabled() -> None:

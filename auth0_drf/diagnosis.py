@@ -17,6 +17,7 @@ from .conf import IssuerConfig
 from .errors import (
     API_IDENTIFIER,
     JWE_MESSAGE,
+    AudienceNotConfigured,
     Auth0Error,
     ClaimError,
     InvalidIssuer,
@@ -37,11 +38,13 @@ from .explanations import (
     explain_claim,
     explain_issuer,
     explain_keys_unavailable,
+    explain_no_audience,
     explain_unknown_key,
     show,
 )
 from .jose import decode_segment
 from .tokens import TokenVerifier, get_verifier
+from .validators import validate_audience
 
 # The wording lives in explanations.py; these names are imported from here too.
 __all__ = ["TIME_CLAIMS", "Diagnosis", "Problem", "clean", "decode", "describe_time", "diagnose", "duration", "show"]
@@ -161,6 +164,8 @@ class _Checker:
         # the token's is not trusted, so an audience problem is still found.
         claims_config = config or next(iter(self.verifier.issuers.values()), None)
         if claims_config is not None:
+            if config is not None and not config.audiences:
+                self.diagnosis.add(AudienceNotConfigured.code, explain_no_audience(config.issuer))
             self.check_claims(claims_config)
 
     def add(self, error: Auth0Error, message: str | None = None) -> None:
@@ -225,7 +230,15 @@ class _Checker:
         # by one, finds every problem where verify() stops at the first.
         context = self.verifier.claim_context(config, self.now)
         for validate in self.verifier.claim_validators:
+            if validate is validate_audience and not config.audiences:
+                continue  # nothing to compare aud with: reported above, the configuration's fault, not the token's
             try:
                 validate(self.payload, context)
             except ClaimError as exc:
-                self.add(exc, explain_claim(exc, self.payload, config.audiences, self.verifier.profile, self.now))
+                development = config.issuer == self.verifier.development_issuer
+                self.add(
+                    exc,
+                    explain_claim(
+                        exc, self.payload, config.audiences, self.verifier.profile, self.now, development=development
+                    ),
+                )

@@ -170,6 +170,19 @@ class TokenTooOld(ClaimError):
         super().__init__(message or "The access token was issued too long ago: get a new one.", claim="iat", **data)
 
 
+#: The message of ``TokenExpired`` for a token of the development issuer: it is minted, not fetched.
+DEV_TOKEN_EXPIRED = "The access token has expired: mint a new one (manage.py auth0_mint)."
+
+
+def trusted_issuers_text(issuers: Sequence[str], most: int = 3) -> str:
+    """Return the configured issuers for a message: ``https://a/, https://b/`` (``and N more`` past ``most``).
+
+    Issuers are configuration, not secrets: naming them tells a client which token this API wants.
+    """
+    shown = ", ".join(issuers[:most]) or "none"
+    return shown + (f" and {len(issuers) - most} more" if len(issuers) > most else "")
+
+
 class InvalidIssuer(ClaimError):
     """``iss`` is not one of the configured issuers (compared exactly)."""
 
@@ -314,3 +327,19 @@ class UsernameUnavailable(KeysUnavailable):
     code = "username_unavailable"
     message = "The API could not create an account for the user of this access token. Try again shortly."
     retry_after = 30
+
+
+class AudienceNotConfigured(KeysUnavailable):
+    """The token's issuer has no ``AUDIENCE`` configured, so no token could ever be accepted: 503.
+
+    A server misconfiguration, not the client's: system check ``auth0_drf.E002`` reports it at
+    startup, and a server that skips the checks (gunicorn does) answers 503 and logs an ERROR
+    naming the setting, rather than telling clients to request their token with an audience.
+    """
+
+    code = "audience_not_configured"
+    message = (
+        "The API cannot check access tokens: its configuration names no audience (AUTH0_DRF['AUDIENCE']). "
+        "The token was not examined."
+    )
+    retry_after = 300

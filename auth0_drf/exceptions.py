@@ -17,6 +17,7 @@ from .claims import Claims
 from .conf import auth0_settings
 from .errors import (
     INSUFFICIENT_SCOPE,
+    AudienceNotConfigured,
     Auth0Error,
     ClaimError,
     ClaimRuleFailed,
@@ -84,6 +85,7 @@ __all__ = [
     "ReplayCacheUnavailable",
     "DatabaseUnavailable",
     "UsernameUnavailable",
+    "AudienceNotConfigured",
     "AuthenticationFailed",
     "ClaimRuleDenied",
     "ServiceUnavailable",

@@ -101,6 +101,8 @@ def explain_issuer(iss: Any, trusted: Sequence[str]) -> str:
             " They differ only by the trailing '/': Auth0's iss ends with '/', so set ISSUER to exactly what the "
             "token says (or set DOMAIN and leave ISSUER unset)."
         )
+    if is_loopback_url(iss):
+        return text + explain_local_issuer(iss, [t for t in trusted if is_loopback_url(t)])
     if host.endswith(".auth0.com") and any(h and not h.endswith(".auth0.com") for h in trusted_hosts):
         return text + (
             " The token was requested through the tenant's *.auth0.com domain, but this API trusts a custom "
@@ -113,6 +115,32 @@ def explain_issuer(iss: Any, trusted: Sequence[str]) -> str:
             f"domain: set AUTH0_DRF['DOMAIN'] to {host}, or also trust {iss} in AUTH0_DRF['ISSUERS']."
         )
     return text + " The token comes from another tenant or identity provider."
+
+
+def explain_local_issuer(iss: str, trusted_local: Sequence[str]) -> str:
+    """Say that ``iss`` is an issuer on this machine (a development or test issuer), never a tenant or custom domain."""
+    if trusted_local:
+        # Both local: most often the server runs on another port than the tokens were minted for.
+        return (
+            " Both are local issuers (loopback addresses), at different addresses: tokens carry the address of "
+            "the issuer that minted them. Mint the token with the server's settings (in the demo, set "
+            f"AUTH0_DEV_ISSUER_URL={trusted_local[0]} for manage.py auth0_mint, as bin/demo does from PORT)."
+        )
+    return (
+        " The token comes from a local development issuer (its iss is a loopback address: manage.py auth0_mint, "
+        "the demo, or a test issuer), not from an Auth0 tenant or custom domain, and this API trusts no local "
+        "issuer. Send an access token from your tenant (your app's getTokenSilently(), or the Test tab of your "
+        "API in the Auth0 dashboard); to develop without a tenant instead, run with "
+        f'AUTH0_DRF = {{"ISSUER": {show(iss)}, "AUDIENCE": ..., "DEV_ISSUER": True}} (DEBUG only).'
+    )
+
+
+def explain_no_audience(issuer: str) -> str:
+    """Say that the settings name no audience for ``issuer``: the server's fault, not the token's."""
+    return (
+        f"No AUDIENCE is configured for {issuer}, so this API accepts no token at all (it answers 503): set "
+        "AUTH0_DRF['AUDIENCE'] to your API identifier (system check auth0_drf.E002)."
+    )
 
 
 def explain_unknown_key(message: str, kid: Any, alg: str, known_kids: Sequence[Any] | None, where: str) -> str:
@@ -148,11 +176,17 @@ def explain_claim(
     audiences: Sequence[str],
     profile: TokenProfile,
     now: float,
+    *,
+    development: bool = False,
 ) -> str:
-    """Say what is wrong with a claim, with its value: when it expired, which audience to request."""
+    """Say what is wrong with a claim, with its value: when it expired, which audience to request.
+
+    ``development``: the token's issuer is the local development issuer, whose tokens are minted, not fetched.
+    """
     if isinstance(error, TokenExpired) and is_number(payload.get("exp")):
         exp = payload["exp"]
-        return f"The token expired {duration(now - exp)} ago ({local_date(exp)}): get a new one from Auth0."
+        renew = "mint a new one (manage.py auth0_mint)" if development else "get a new one from Auth0"
+        return f"The token expired {duration(now - exp)} ago ({local_date(exp)}): {renew}."
     if isinstance(error, TokenNotYetValid) and error.claim in payload:
         when = describe_time(error.claim, payload[error.claim], now)
         return f"{error.message} ({error.claim} is {when})"

@@ -122,8 +122,9 @@ def _json_object(text: str) -> Any:
     return value
 
 
-def _too_deep(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
+def too_deep(value: object, limit: int) -> bool:
+    """Return whether decoded JSON ``value`` nests deeper than ``limit`` (iteratively: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
@@ -135,7 +136,7 @@ def _too_deep(value: Any, limit: int) -> bool:
 
 def _check_json(text: str, value: Any) -> None:
     # Cheap counts first: ordinary tokens never reach the full walks below.
-    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value, MAX_JSON_DEPTH):
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and too_deep(value, MAX_JSON_DEPTH):
         raise ValueError("JSON nested too deeply")
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         # A lone surrogate escape decodes to a str that cannot be encoded again (RFC 7493 2.1):

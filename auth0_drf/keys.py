@@ -13,6 +13,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.utils import base64url_encode
 
 from .fetch import FetchError
+from .jose import too_deep
 
 MIN_RSA_BITS = 2048
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
@@ -183,21 +184,9 @@ def checked_keys(data: object, source: str) -> tuple[KeySet, str]:
     """
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise FetchError(f"the JWKS from {source} has no 'keys' list")
-    if _too_deep(data, MAX_JWKS_DEPTH):
+    if too_deep(data, MAX_JWKS_DEPTH):
         raise FetchError(f"the JWKS from {source} is nested more than {MAX_JWKS_DEPTH} levels deep")
     keys = parse_jwks(data)
     if not len(keys):
         raise FetchError(f"the JWKS from {source} has no usable signing keys")
     return keys, fingerprint(data)
-
-
-def _too_deep(value: object, limit: int) -> bool:
-    # Iterative, so that measuring a deep document cannot itself recurse too deep.
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False

@@ -30,16 +30,20 @@ from jwt.algorithms import get_default_algorithms
 from .claims import Claims
 from .conf import Auth0Settings, BuiltFromSettings, IssuerConfig, auth0_settings
 from .errors import (
+    DEV_TOKEN_EXPIRED,
     JWE_MESSAGE,
+    AudienceNotConfigured,
     ClaimError,
     InvalidHeader,
     InvalidIssuer,
     InvalidSignature,
     MissingClaim,
     NotAJWT,
+    TokenExpired,
     TokenTooLarge,
     UnknownKey,
     UnsupportedAlgorithm,
+    trusted_issuers_text,
 )
 from .jose import b64url_decode, b64url_encode, decode_segment
 from .jwks import JWKSCache
@@ -78,6 +82,8 @@ class TokenVerifier:
     claim_validators: tuple[ClaimValidator, ...] = CLAIM_VALIDATORS
     #: Distinct checked headers remembered; beyond that, new ones are decoded each time.
     max_headers = 64
+    #: The issuer that is the local development issuer (``DEV_ISSUER``), if any: its rejections say so.
+    development_issuer: str | None = None
 
     def __init__(
         self,
@@ -168,6 +174,9 @@ class TokenVerifier:
         header, alg = self.checked_header(header_segment)
         payload = decode_segment(payload_segment, "payload")
         config = self.select_issuer(payload)
+        if not config.audiences:
+            # Nothing could ever be accepted (E002 reports it, where the checks run): the server's fault.
+            raise AudienceNotConfigured(issuer=config.issuer)
         jwks = self.jwks[config.issuer]
         # One deadline for every fetch this token may need (refresh, refetch, renewed key):
         # a request waits for keys at most JWKS_TIMEOUT in all.
@@ -198,8 +207,10 @@ class TokenVerifier:
         try:
             self.check_claims(payload, header, config)
         except ClaimError as exc:
+            if isinstance(exc, TokenExpired) and config.issuer == self.development_issuer:
+                exc = TokenExpired(DEV_TOKEN_EXPIRED, **exc.data)  # not from Auth0: minted here
             exc.data["verified"] = verified_context(header, payload)
-            raise
+            raise exc from None
         return Claims(payload, header=header, token=token), jwks, key_set
 
     def checked_header(self, segment: str) -> tuple[Mapping[str, Any], str]:
@@ -247,8 +258,25 @@ class TokenVerifier:
             raise MissingClaim(claim="iss")
         config = self.issuers.get(iss) if isinstance(iss, str) else None
         if config is None:
-            raise InvalidIssuer()
+            raise InvalidIssuer(self.untrusted_issuer_message())
         return config
+
+    def untrusted_issuer_message(self) -> str:
+        """Return the message of ``invalid_issuer``: the issuers this API trusts (configuration, not the token's)."""
+        trusted = trusted_issuers_text(list(self.issuers))
+        text = f"The access token was issued by an issuer this API does not trust; it trusts {trusted}"
+        development = self.development_issuer
+        if development is not None and development in self.issuers:
+            # Tokens carry the address their issuer runs at: a server on another port (PORT=8001
+            # bash bin/demo) and tokens minted without its settings disagree.
+            return (
+                f"{text}, its local development issuer. Mint the token with the server's settings: manage.py "
+                f"auth0_mint signs for AUTH0_DRF['ISSUER'] (in the demo, set AUTH0_DEV_ISSUER_URL={development})."
+            )
+        return (
+            f"{text}. iss must be exactly one of these (a custom domain and the tenant's *.auth0.com domain are "
+            "different issuers)."
+        )
 
     def claim_context(self, config: IssuerConfig, now: float | None = None) -> ClaimContext:
         """Return what the claim validators check a token of ``config``'s issuer against (now, by default)."""
@@ -300,6 +328,8 @@ def build_verifier() -> TokenVerifier:
             "shared_cache": shared_cache,
         },
     )
+    if s.DEV_ISSUER and s.issuers:
+        verifier.development_issuer = s.issuers[0].issuer  # the one auth0_drf.dev_issuer signs for
     return verifier
 
 

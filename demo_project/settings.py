@@ -3,7 +3,8 @@
 Public interface (keep these names): AUTH0_DOMAIN, AUTH0_AUDIENCE, AUTH0_ISSUER, AUTH0_JWKS_URI,
 DATABASE_URL; optional: AUTH0_ALGORITHMS, AUTH0_DPOP ("off", "allowed" or "required"),
 AUTH0_DISCOVERY, AUTH0_OPENAPI_SCHEME ("bearer", "oauth2" or "openIdConnect": what Swagger UI's
-Authorize button does) and AUTH0_SPA_CLIENT_ID (the Auth0 application Swagger UI logs in with).
+Authorize button does), AUTH0_SPA_CLIENT_ID (the Auth0 application Swagger UI logs in with) and
+CORS_ALLOWED_ORIGINS (comma-separated origins of single-page apps allowed to call the API from a browser).
 With neither AUTH0_DOMAIN nor AUTH0_ISSUER set and DEBUG on, the demo is its own local development
 issuer (see auth0_drf.dev_issuer), so it runs with no Auth0 tenant.
 With AUTH0_ISSUER and no AUTH0_JWKS_URI, the keys' location is read from the issuer's OpenID
@@ -16,6 +17,7 @@ from typing import Any
 
 import django
 import environ
+from corsheaders.defaults import default_headers as corsheaders_default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -39,12 +41,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "auth0_drf",
     "demo_project.api",
 ]
 
 MIDDLEWARE = [
+    # First: it answers CORS preflights itself, before anything (authentication included) can refuse them.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -177,6 +182,23 @@ if OPENAPI:
             AUTH0_DRF["OPENAPI_SCHEME"], env("AUTH0_SPA_CLIENT_ID", default=""), _audiences[0] if _audiences else ""
         )
     )
+
+# --- Cross-origin single-page apps (django-cors-headers; docs/spa.md) -------------------------------
+# A browser sends a preflight OPTIONS without the token before a cross-origin call with an Authorization
+# header: CorsMiddleware answers it, and adds Access-Control-Allow-Origin to every answer (401s too), for
+# the origins listed here only. With the development issuer, the usual local SPA dev servers are allowed.
+DEV_CORS_ALLOWED_ORIGINS = [
+    "http://localhost:3000",  # create-react-app, Next.js
+    "http://127.0.0.1:3000",
+    "http://localhost:5173",  # Vite
+    "http://127.0.0.1:5173",
+]
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", default=DEV_CORS_ALLOWED_ORIGINS if DEV_ISSUER else [])
+CORS_URLS_REGEX = r"^/(api|\.well-known|dev-issuer)/"
+# authorization is among the defaults; dpop carries DPoP proofs (AUTH0_DPOP).
+CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "dpop")
+# So that the SPA can read why a token was refused (a 401's challenge names the error).
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
 
 LOGGING = {
     "version": 1,

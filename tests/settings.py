@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from corsheaders.defaults import default_headers as corsheaders_default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,12 +30,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "auth0_drf",
     "demo_project.api",
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -45,6 +48,12 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "demo_project.urls"
+
+# The demo's CORS setup (tests/test_spa.py): no origin is allowed unless a test allows one.
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_URLS_REGEX = r"^/(api|\.well-known|dev-issuer)/"
+CORS_ALLOW_HEADERS = (*corsheaders_default_headers, "dpop")
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate"]
 
 TEMPLATES = [
     {

@@ -128,8 +128,11 @@ def test_diagnosis_goes_on_after_an_audience_problem_when_no_audience_is_configu
     config = next(iter(verifier.issuers.values()))
     verifier.issuers[config.issuer] = type(config)(config.issuer, (), config.jwks_uri)
     problems = diagnose(auth0_issuer.token(drop=["sub"]), verifier).problems
-    assert [p.code for p in problems] == ["invalid_audience", "missing_claim"]
-    assert problems[0].message.endswith("request the token with audience=<your API identifier>.")
+    # No audience is the configuration's fault (503 for the API), not the token's: said so, and the rest checked.
+    assert [p.code for p in problems] == ["audience_not_configured", "missing_claim"]
+    assert problems[0].message.endswith(
+        "set AUTH0_DRF['AUDIENCE'] to your API identifier (system check auth0_drf.E002)."
+    )
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
