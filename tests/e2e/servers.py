@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import free_port
 
-from .demo import DemoServer
+from .demo import DemoServer, stop_process_group
 from .provider import b64url
 
 
@@ -160,13 +158,8 @@ class RedisServer:
         raise RuntimeError(f"redis-server found no free port in {attempts} attempts")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_process_group(self.process)
 
 
 class HeldRequest:
