@@ -80,30 +80,35 @@ class TokenUser:
 
 
 class UserCache:
-    """Remember looked-up users for a few seconds so that steady-state requests make no query.
+    """Remember looked-up identities, each with its user, for a few seconds: steady-state requests make no query.
 
-    Entries are dropped when the user or its identity link is saved or deleted in this
-    process; other processes see such a change within ``USER_CACHE_TTL`` seconds.
+    An entry is the ``Auth0Identity`` with its ``user`` loaded, so what the identity row holds
+    besides the link is at hand without a query too. Entries are dropped when the user or its
+    identity link is saved or deleted in this process; other processes see such a change within
+    ``USER_CACHE_TTL`` seconds.
     """
 
     timer: Callable[[], float] = staticmethod(time.monotonic)
     max_entries = 10000
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], tuple[Any, float]] = {}
+        self._entries: dict[tuple[str, str], tuple[Auth0Identity, float]] = {}
         self._lock = threading.Lock()
         #: Bumped by every forget and clear: a lookup that started before one must not store
         #: what it read, which may predate the change (a user deactivated meanwhile).
         self.version = 0
 
-    def get(self, key: tuple[str, str]) -> Any | None:
+    def get(self, key: tuple[str, str]) -> Auth0Identity | None:
         entry = self._entries.get(key)
         if entry is not None and self.timer() < entry[1]:
             return entry[0]
         return None
 
-    def put(self, key: tuple[str, str], user: Any, ttl: float, version: int | None = None) -> None:
-        """Remember ``user``; with ``version`` (read before the lookup), only if nothing was forgotten since."""
+    def put(self, key: tuple[str, str], identity: Auth0Identity, ttl: float, version: int | None = None) -> None:
+        """Remember ``identity`` (its user loaded).
+
+        With ``version`` (read before the lookup), only if nothing was forgotten since.
+        """
         if ttl <= 0:
             return
         with self._lock:
@@ -111,12 +116,12 @@ class UserCache:
                 return
             while len(self._entries) >= self.max_entries:
                 del self._entries[next(iter(self._entries))]
-            self._entries[key] = (user, self.timer() + ttl)
+            self._entries[key] = (identity, self.timer() + ttl)
 
     def forget_user(self, pk: Any) -> None:
         with self._lock:
             self.version += 1
-            for key in [key for key, (user, _) in self._entries.items() if user.pk == pk]:
+            for key in [key for key, (identity, _) in self._entries.items() if identity.user_id == pk]:
                 del self._entries[key]
 
     def forget_key(self, key: tuple[str, str]) -> None:
@@ -165,11 +170,10 @@ class Auth0UserBackend:
         """
         if auth0_settings.STATELESS_USERS or (claims.is_machine and auth0_settings.MACHINE_USERS == "stateless"):
             return TokenUser(claims)
-        key = (claims.iss, claims.sub)
-        user = user_cache.get(key)
-        if user is None:
+        identity = user_cache.get((claims.iss, claims.sub))
+        if identity is None:
             try:
-                user = self.find_or_create_user(claims, request)
+                identity = self.find_or_create_identity(claims, request)
             except DatabaseError as exc:
                 # The boundary of the user lookup: a missing table (migrate not run) or a database
                 # that is down is the server's problem, answered with a 503 and one clear log line,
@@ -180,38 +184,43 @@ class Auth0UserBackend:
                     # Busy, not broken: worth trying again soon.
                     unavailable.retry_after = self.locked_retry_after
                 raise unavailable from None
+        user = identity.user
         if not self.user_can_authenticate(user):
             raise UserRejected()
         return user
 
     def find_or_create_user(self, claims: Claims, request: HttpRequest | None) -> Any:
-        """Look the identity up, creating user and identity together on first sight."""
+        """Return the user of the token's identity, creating user and identity together on first sight."""
+        return self.find_or_create_identity(claims, request).user
+
+    def find_or_create_identity(self, claims: Claims, request: HttpRequest | None) -> Auth0Identity:
+        """Look the identity up (with its user), creating user and identity together on first sight."""
         key = (claims.iss, claims.sub)
         version = user_cache.version
         identity = self.find_identity(claims)
         if identity is not None:
-            user_cache.put(key, identity.user, auth0_settings.USER_CACHE_TTL, version)
-            return identity.user
+            user_cache.put(key, identity, auth0_settings.USER_CACHE_TTL, version)
+            return identity
         if not (self.create_unknown_user and auth0_settings.CREATE_USERS):
             raise UnknownSubject()
         username: str | None = self.clean_username(claims)
         tried: set[str] = set()
-        user = None
+        created: Auth0Identity | None = None
         last_error: IntegrityError | OperationalError | None = None
         # Whether our atomic block below is the whole transaction (no ATOMIC_REQUESTS around it).
         own_transaction = not transaction.get_connection().in_atomic_block
         attempts = locked_retries = 0
-        while user is None and username is not None and attempts < self.max_create_attempts:
+        while created is None and username is not None and attempts < self.max_create_attempts:
             attempts += 1
             try:
                 # User and identity commit together or not at all. When two first requests for
                 # the same subject race, the unique identity key lets exactly one win; the loser
                 # rolls back its user and reads the winner's.
-                user = self.create_user_and_identity(claims, request, username=username)
+                created = self.create_user_and_identity(claims, request, username=username)
             except IntegrityError as exc:
                 identity = self.find_identity(claims)
                 if identity is not None:
-                    return identity.user
+                    return identity
                 # No identity, so the username was taken after it was checked (a local account
                 # created at that instant), or equals a taken one only under the database's
                 # collation (MySQL: "Bob" and "bob", "bob " and "bob"): never link to that
@@ -232,25 +241,26 @@ class Auth0UserBackend:
                     raise
                 identity = self.find_identity(claims)
                 if identity is not None:
-                    return identity.user
+                    return identity
                 last_error = exc
                 if is_lock_conflict(exc) and locked_retries < self.max_locked_retries:
                     # A lock conflict is no failed attempt at a username: pause, then try again.
                     self.pause_after_lock_conflict(locked_retries)
                     locked_retries += 1
                     attempts -= 1
-        if user is None:
+        if created is None:
             if isinstance(last_error, OperationalError):
                 raise last_error
             log_no_username(claims, last_error)
             raise UsernameUnavailable()
-        user = self.configure_user(request, user, claims, created=True)
+        new_identity = created
+        new_identity.user = self.configure_user(request, new_identity.user, claims, created=True)
         # Read after our own saves (their signals bump it): a change made by someone else
         # before the commit still prevents the put.
         version = user_cache.version
         # Cache only once committed: an outer transaction (ATOMIC_REQUESTS) might roll back.
-        transaction.on_commit(lambda: user_cache.put(key, user, auth0_settings.USER_CACHE_TTL, version))
-        return user
+        transaction.on_commit(lambda: user_cache.put(key, new_identity, auth0_settings.USER_CACHE_TTL, version))
+        return new_identity
 
     def pause_after_lock_conflict(self, retries: int) -> None:
         """Wait before retrying after the ``retries``-th lock conflict: ``locked_retry_pause`` doubled each time.
@@ -264,13 +274,16 @@ class Auth0UserBackend:
         # By the exact key, never by the columns: MySQL would match "auth0|Bob" for "auth0|bob".
         return Auth0Identity.objects.select_related("user").for_subject(claims.iss, claims.sub).first()
 
-    def create_user_and_identity(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> Any:
-        """Create the user and its identity link in one transaction; return the user."""
+    def create_user_and_identity(
+        self, claims: Claims, request: HttpRequest | None, username: str | None = None
+    ) -> Auth0Identity:
+        """Create the user and its identity link in one transaction; return the identity, its ``user`` set."""
         with transaction.atomic():
             user = self.create_user(claims, request, username=username)
-            # By its key: the user is of whatever model AUTH_USER_MODEL names.
-            Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user_id=user.pk)
-        return user
+            # By its key: the user is of whatever model AUTH_USER_MODEL names (the stubs assume User).
+            identity = Auth0Identity.objects.create(issuer=claims.iss, subject=claims.sub, user_id=user.pk)
+        identity.user = user  # type: ignore[assignment]
+        return identity
 
     def create_user(self, claims: Claims, request: HttpRequest | None, username: str | None = None) -> AbstractBaseUser:
         """Create the user row for a new subject, with an unusable password.
