@@ -29,6 +29,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .identity_admin import attach_user_revoke_action
 from .models import ClaimRecord
 from .recorder import redact
 
@@ -266,3 +267,4 @@ def attach_user_inline(site: admin.AdminSite | None = None) -> bool:
 
 
 attach_user_inline()
+attach_user_revoke_action()

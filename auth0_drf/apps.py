@@ -29,8 +29,10 @@ class Auth0DrfConfig(AppConfig):
             # Again here, after the admin's autodiscovery (when it is listed before us, as
             # startproject does), so that a project's own user admin gets the inline too.
             from .admin import attach_user_inline  # noqa: PLC0415
+            from .identity_admin import attach_user_revoke_action  # noqa: PLC0415
 
             attach_user_inline()
+            attach_user_revoke_action()
 
         if importlib.util.find_spec("drf_spectacular") is not None:
             # An optional dependency: describe our scheme and scopes in generated OpenAPI schemas.

@@ -23,6 +23,7 @@ from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
+from .revocation import check_not_revoked
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -184,6 +185,7 @@ class Auth0UserBackend:
                     # Busy, not broken: worth trying again soon.
                     unavailable.retry_after = self.locked_retry_after
                 raise unavailable from None
+        check_not_revoked(identity, claims)
         user = identity.user
         if not self.user_can_authenticate(user):
             raise UserRejected()

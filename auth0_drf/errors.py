@@ -241,6 +241,17 @@ class UnknownSubject(UserRejected):
     message = "The user of this access token is not registered with this API."
 
 
+class TokenRevoked(TokenError):
+    """The token was issued before its identity's tokens were revoked (``Auth0Identity.revoke_tokens()``).
+
+    Also raised for a token without ``iat`` of a revoked identity: when it was issued cannot be
+    told, so it is refused.
+    """
+
+    code = "token_revoked"
+    message = "This access token has been revoked: sign in again to get a new one."
+
+
 class DPoPError(TokenError):
     """A DPoP proof is missing or invalid (RFC 9449); answered with a ``DPoP`` challenge."""
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -49,6 +51,28 @@ class Auth0IdentityQuerySet(KeyedQuerySet["Auth0Identity"]):
         """Return the link of exactly this (issuer, subject): compared byte for byte on every database."""
         return self.filter(lookup_key=Auth0Identity.key_for(issuer, subject))
 
+    def revoke_tokens(
+        self, issuer: str | None = None, subject: str | None = None, *, at: datetime | None = None
+    ) -> int:
+        """Refuse the tokens issued before ``at`` (default: now) of these identities; return how many there were.
+
+        ``Auth0Identity.objects.revoke_tokens(issuer, subject)`` revokes one subject's tokens;
+        without ``issuer`` and ``subject``, every identity of the queryset
+        (``Auth0Identity.objects.filter(user=user).revoke_tokens()``). A subject never seen here
+        has no identity, so nothing is recorded and 0 is returned: block it at Auth0 instead.
+        Each identity is saved (not ``update()``d), so this process's user cache forgets it at
+        once; other processes within ``USER_CACHE_TTL``.
+        """
+        if (issuer is None) != (subject is None):
+            raise TypeError("revoke_tokens() takes both issuer and subject, or neither.")
+        identities = self if issuer is None or subject is None else self.for_subject(issuer, subject)
+        at = at or timezone.now()
+        count = 0
+        for identity in identities:
+            identity.revoke_tokens(at)
+            count += 1
+        return count
+
 
 class Auth0Identity(models.Model):
     """Link an (issuer, subject) pair to a Django user.
@@ -68,6 +92,16 @@ class Auth0Identity(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth0_identities", verbose_name=_("user")
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    #: Tokens of this identity whose ``iat`` is before this moment are refused (``revoke_tokens()``).
+    tokens_revoked_at = models.DateTimeField(
+        _("tokens revoked at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Access tokens of this identity issued before this moment are refused with 401 token_revoked. "
+            "Empty: none are."
+        ),
+    )
 
     objects = Auth0IdentityQuerySet.as_manager()
 
@@ -86,6 +120,22 @@ class Auth0Identity(models.Model):
     def compute_lookup_key(self) -> str:
         """Return the ``lookup_key`` this link's current issuer and subject call for."""
         return self.key_for(self.issuer, self.subject)
+
+    def revoke_tokens(self, at: datetime | None = None) -> None:
+        """Refuse this identity's tokens issued before ``at`` (default: now), and save.
+
+        A token is refused when its ``iat`` is before ``at``, or when it has no ``iat``; tokens
+        issued at or after ``at`` are accepted. A revocation never moves back: if the identity
+        was already revoked at a later moment, that one stays. Saving drops the identity from
+        this process's user cache at once; other processes see it within ``USER_CACHE_TTL``.
+        """
+        at = at or timezone.now()
+        if settings.USE_TZ and timezone.is_naive(at):
+            raise ValueError("revoke_tokens() needs an aware datetime when USE_TZ is on.")
+        if self.tokens_revoked_at is not None and self.tokens_revoked_at >= at:
+            return
+        self.tokens_revoked_at = at
+        self.save(update_fields=["tokens_revoked_at"])
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, setting ``lookup_key`` from the issuer and subject first (links made in the admin too)."""
