@@ -18,6 +18,7 @@ E013       ``DPOP_ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsu
 E014       an ``ISSUERS`` entry that is not a dict with ``ISSUER`` or ``DOMAIN``, or has unknown keys
 E015       ``JWKS_SHARED_CACHE`` names a cache alias that is not in ``CACHES``
 E016       ``USER_BACKEND`` cannot be imported
+E020       a throttle of ``auth0_drf.throttling`` in use whose rate is missing or malformed
 W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHENTICATION_CLASSES``
 W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
 W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
@@ -26,7 +27,7 @@ W005       ``DPOP`` on with no ``DPOP_REPLAY_CACHE`` shared by all workers (none
 =========  ===============================================================================
 
 Ids are never reused. No check touches the network: startup works while the issuer is down.
-This module checks the ``AUTH0_DRF`` settings; W001 to W003, how DRF is set up to use
+This module checks the ``AUTH0_DRF`` settings; W001 to W003 and E020, how DRF is set up to use
 auth0_drf, are in ``drf_checks``, registered with these (importing this module registers both).
 """
 
@@ -42,12 +43,12 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from .conf import SETTINGS, Setting, auth0_settings, derive_issuer
-from .drf_checks import AUTH_CLASS, HANDLER, check_rest_framework
+from .drf_checks import AUTH_CLASS, HANDLER, check_rest_framework, check_throttle_rates
 from .fetch import is_fetchable_url
 from .jwks import SUPPORTED_ALGORITHMS
 from .rules import load_rule
 
-__all__ = ["AUTH_CLASS", "HANDLER", "check_rest_framework", "check_settings"]
+__all__ = ["AUTH_CLASS", "HANDLER", "check_rest_framework", "check_settings", "check_throttle_rates"]
 
 
 def _setting(name: str) -> str:

@@ -1,7 +1,7 @@
-"""System checks of how DRF is set up to use auth0_drf: our authentication class, first, and our exception handler.
+"""System checks of how DRF is set up to use auth0_drf: our authentication class, first, our handler, our throttles.
 
-W001 to W003 in the id table of ``auth0_drf.checks``, which imports this module so that these
-checks are registered with its own.
+W001 to W003 and E020 in the id table of ``auth0_drf.checks``, which imports this module so that
+these checks are registered with its own.
 """
 
 from __future__ import annotations
@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 from django.urls import get_resolver
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from rest_framework.throttling import SimpleRateThrottle
 
 from .authentication import Auth0Authentication
+from .throttling import TokenRateThrottle, rate_problem
 
 AUTH_CLASS = "auth0_drf.authentication.Auth0Authentication"
 HANDLER = "auth0_drf.exceptions.exception_handler"
@@ -91,3 +94,109 @@ def _used_by_any_view() -> bool:
         return walk(get_resolver().url_patterns)
     except Exception:  # a broken URLconf is reported by Django's own checks
         return True
+
+
+def _throttle_rates(cls: type[TokenRateThrottle], rest: dict[str, Any]) -> dict[str, Any]:
+    """Return the rates ``cls`` reads: its own ``THROTTLE_RATES``, else those of the settings (as at request time)."""
+    own = cls.THROTTLE_RATES
+    if own is not SimpleRateThrottle.THROTTLE_RATES:
+        return dict(own)
+    rates = rest.get("DEFAULT_THROTTLE_RATES")
+    return rates if isinstance(rates, dict) else {}
+
+
+@register("auth0_drf")
+def check_throttle_rates(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Check that each of our throttles in use has a rate, and a well-formed one (E020).
+
+    DRF looks the rate up when it makes the throttle, on every request: a missing or malformed
+    one would be a 500 for every request of the views it throttles.
+    """
+    rest = getattr(settings, "REST_FRAMEWORK", {}) or {}
+    errors: list[Error] = []
+    for cls, where in _throttles_in_use(rest):
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        rate = getattr(cls, "rate", None)
+        setting = "its rate attribute"
+        if rate is None:
+            if not cls.scope:
+                errors.append(
+                    Error(
+                        _("The throttle %(name)s (%(where)s) has neither a scope nor a rate.")
+                        % {"name": name, "where": where},
+                        hint=_("Set scope (and its rate in REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']) or rate on it."),
+                        id="auth0_drf.E020",
+                    )
+                )
+                continue
+            rates = _throttle_rates(cls, rest)
+            setting = f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{cls.scope!r}]"
+            if cls.scope not in rates:
+                errors.append(
+                    Error(
+                        _("The throttle %(name)s (%(where)s) has no rate: %(setting)s is not set.")
+                        % {"name": name, "where": where, "setting": setting},
+                        hint=_(
+                            "Set %(setting)s to a rate such as '100/min' (or None for no limit); DRF would answer "
+                            "every request it throttles with a 500."
+                        )
+                        % {"setting": setting},
+                        id="auth0_drf.E020",
+                    )
+                )
+                continue
+            rate = rates[cls.scope]
+        problem = rate_problem(rate)
+        if problem is not None:
+            errors.append(
+                Error(
+                    _("The rate of the throttle %(name)s (%(where)s), %(setting)s, %(problem)s.")
+                    % {"name": name, "where": where, "setting": setting, "problem": problem},
+                    hint=_("Write it as DRF does: '100/min', '10/s', '1000/hour', '5000/day' (or None for no limit)."),
+                    id="auth0_drf.E020",
+                )
+            )
+    return errors
+
+
+def _throttles_in_use(rest: dict[str, Any]) -> list[tuple[type[TokenRateThrottle], str]]:
+    """Return each of our throttle classes named in DEFAULT_THROTTLE_CLASSES or by a view, once, with where."""
+    found: dict[type[TokenRateThrottle], str] = {}
+
+    def add(candidate: Any, where: str) -> None:
+        if isinstance(candidate, str):
+            try:
+                candidate = import_string(candidate)
+            except ImportError:  # DRF reports a bad path itself, on first use
+                return
+        if isinstance(candidate, type) and issubclass(candidate, TokenRateThrottle) and candidate not in found:
+            found[candidate] = where
+
+    for candidate in rest.get("DEFAULT_THROTTLE_CLASSES", ()) or ():
+        add(candidate, "in REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES']")
+    for view in _view_classes():
+        for candidate in getattr(view, "throttle_classes", ()) or ():
+            # __name__: api_view gives its class the function's name (its qualname is DRF's).
+            add(candidate, f"on view {view.__module__}.{view.__name__}")
+    return list(found.items())
+
+
+def _view_classes() -> list[type]:
+    """Return the class of every view in the URLconf that has one (DRF views, viewsets, function views)."""
+    views: list[type] = []
+
+    def walk(patterns: Any) -> None:
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns)
+                continue
+            view = getattr(pattern, "callback", None)
+            cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+            if isinstance(cls, type):
+                views.append(cls)
+
+    try:
+        walk(get_resolver().url_patterns)
+    except Exception:  # a broken URLconf is reported by Django's own checks
+        return []
+    return views
