@@ -88,6 +88,17 @@ def test_the_cache_key_holds_a_digest_never_the_subject(auth0_issuer):
     assert keys and not any("private" in key for key in keys)
 
 
+def test_throttling_adds_no_query_in_the_steady_state(auth0_issuer, client_for, settings, django_assert_num_queries):
+    rates = {"auth0_subject": "100/min", "auth0_client": "100/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    client = client_for(auth0_issuer.token(sub="auth0|steady"))
+    assert client.get("/subject").status_code == 200  # creates the user
+    assert client.get("/client").status_code == 200  # finds it and caches it
+    with django_assert_num_queries(0):
+        for path in ("/subject", "/client") * 5:
+            assert client.get(path).status_code == 200
+
+
 # --- by client ----------------------------------------------------------------------------------------
 
 
