@@ -36,7 +36,7 @@ def canonical(value: Any) -> str:
 
 
 def redacted_digest(value: Any) -> str:
-    """Return a keyed digest of a redacted claim's value: equal values match, the value cannot be guessed without ``SECRET_KEY``."""
+    """Return a keyed digest of a redacted claim's value: equal values match; no guessing without ``SECRET_KEY``."""
     return salted_hmac(_DIGEST_SALT, canonical(value), algorithm="sha256").hexdigest()
 
 
@@ -155,7 +155,7 @@ VALUE_MAX_CHARS = 120
 
 
 def shorten(value: Any, present: bool = True, limit: int = VALUE_MAX_CHARS) -> str:
-    """Return a value as JSON text for a list of changes, cut after ``limit`` characters (unescaped: escape before output)."""
+    """Return a value as JSON text cut after ``limit`` characters (unescaped: escape before output)."""
     if not present:
         return "(absent)"
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)

@@ -303,7 +303,9 @@ class Auth0Settings:
     RECORD_MAX_CHANGES_PER_SUBJECT = Setting(
         20, WHOLE_NUMBER, "Custom-claim changes kept per recorded subject (the newest); 0 keeps no history."
     )
-    RECORD_MAX_CHANGES = Setting(5000, WHOLE_NUMBER, "Custom-claim changes kept in all (the newest); pruned automatically.")
+    RECORD_MAX_CHANGES = Setting(
+        5000, WHOLE_NUMBER, "Custom-claim changes kept in all (the newest); pruned automatically."
+    )
     STANDARD_CLAIMS = Setting(
         [
             "iss",
