@@ -8,7 +8,7 @@ requirements of which DRF views the token's scopes satisfy.
 The pasted token is never logged, stored, put in a URL or echoed back: the form is a POST (CSRF
 protected, ``sensitive_post_parameters`` so error reports hide it), the page shows only decoded
 parts (escaped, labelled unverified when the token was not accepted) and never refills the text
-area, and the response carries ``Cache-Control: no-store`` and ``Referrer-Policy: no-referrer``.
+area, and the response carries ``Cache-Control: no-store`` and ``Referrer-Policy: same-origin``.
 Only staff holding ``auth0_drf.use_token_inspector`` (superusers do) can open it.
 """
 
@@ -247,7 +247,9 @@ class TokenInspectorAdmin(_InspectorAdmin):
         request.current_app = self.admin_site.name
         response = TemplateResponse(request, "admin/auth0_drf/tokeninspector/inspect.html", context)
         patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
-        response["Referrer-Policy"] = "no-referrer"
+        # Not "no-referrer": browsers then send "Origin: null" with the form, which Django's CSRF
+        # check refuses. same-origin sends nothing to other sites (and the URL holds no token).
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     @sensitive_variables("token")

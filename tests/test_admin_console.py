@@ -175,7 +175,7 @@ def test_get_shows_the_empty_form_and_is_never_cached(inspector):
     assert '<textarea name="token" id="auth0-drf-token"' in html and "></textarea>" in html
     assert 'method="post"' in html and "csrfmiddlewaretoken" in html
     assert "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_the_form_is_csrf_protected(auth0_issuer):
@@ -195,7 +195,7 @@ def inspect(client: Client, token: str):
     response = client.post(INSPECTOR, {"token": token})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     return response, " ".join(response.content.decode().split())
 
 
