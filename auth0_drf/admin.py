@@ -1,8 +1,10 @@
-"""The read-only admin of recorded custom claims: list, detail, a summary by claim name, and a user inline.
+"""The read-only admin of recorded custom claims: list, detail, a summary by claim name, recent changes, a user inline.
 
 Only staff with the ``view_claimrecord`` permission see any of it (superusers have it). Records
 can be deleted (with the view *and* delete permissions), never added or changed: they are what
-the tokens said.
+the tokens said. The same view permission shows the history of claim changes, on each record's
+page and grouped on *Recent claim changes*. The token inspector (``inspector``) is registered
+here too, behind its own permission.
 
 On a user's admin page, ``ClaimRecordInline`` lists that user's records with links to them. It
 is added to the instance of whatever ``ModelAdmin`` is registered for the user model on the
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
@@ -26,20 +28,26 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from .changes import REDACTED, group_changes, shorten
+from .conf import as_tuple, auth0_settings
 from .identity_admin import attach_user_revoke_action
-from .models import ClaimRecord
+from .inspector import TokenInspectorAdmin
+from .models import ClaimChange, ClaimRecord, TokenInspector
 from .recorder import redact
 
 if TYPE_CHECKING:
     # django-stubs makes the admin classes generic; Django's own are not subscriptable at run time.
     _RecordAdmin = admin.ModelAdmin[ClaimRecord]
     _RecordInline = admin.TabularInline[ClaimRecord, Model]
+    _ChangeAdmin = admin.ModelAdmin[ClaimChange]
 else:
     _RecordAdmin = admin.ModelAdmin
     _RecordInline = admin.TabularInline
+    _ChangeAdmin = admin.ModelAdmin
 
 #: Example values longer than this (as JSON text) are cut in the summary.
 EXAMPLE_MAX_CHARS = 500
@@ -159,6 +167,7 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, _RecordAdmin):
         "first_seen",
         "last_seen",
         "times_seen",
+        "changes_table",
     )
     readonly_fields = fields
     ordering = ("-last_seen",)
@@ -181,6 +190,31 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, _RecordAdmin):
     def scopes_list(self, obj: ClaimRecord) -> str:
         return " ".join(obj.scopes or []) or "-"
 
+    @admin.display(description=_("claim changes"))
+    def changes_table(self, obj: ClaimRecord) -> str:
+        """The record's history, newest first: when, which claim, from what to what (escaped, shortened)."""
+        rows = [describe_change(change) for change in obj.changes.order_by("-changed_at", "-pk")]
+        if not rows:
+            return str(_("No change seen yet."))
+        body = format_html_join(
+            "",
+            '<tr><td class="change-when">{}</td><td class="change-claim">{}</td>'
+            '<td class="change-old"><code>{}</code></td><td class="change-new"><code>{}</code></td></tr>',
+            (
+                (timezone.localtime(when).strftime("%Y-%m-%d %H:%M:%S"), claim, old, new)
+                for when, claim, old, new in rows
+            ),
+        )
+        return format_html(
+            '<table class="auth0-drf-changes"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            _("seen at"),
+            _("claim"),
+            _("old value"),
+            _("new value"),
+            body,
+        )
+
     def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         # Before the default URLs: their "<path:object_id>/" would swallow "summary/".
@@ -192,6 +226,17 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, _RecordAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        # The list's object tools link to the recent changes, when the history is registered.
+        opts = ClaimChange._meta
+        context = {
+            **(extra_context or {}),
+            "changes_url": reverse(
+                f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name
+            ),
+        }
+        return super().changelist_view(request, context)
 
     def summary_view(self, request: HttpRequest) -> TemplateResponse:
         """Show every custom claim name: how many subjects carry it, when last seen, an example."""
@@ -215,6 +260,95 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, _RecordAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/auth0_drf/claimrecord/summary.html", context)
+
+
+def describe_change(change: ClaimChange) -> tuple[datetime, str, str, str]:
+    """Return (when, claim, old, new) of a change as text to escape; the current ``REDACTED_CLAIMS`` is honoured too."""
+    if change.redacted or change.claim in set(as_tuple(auth0_settings.REDACTED_CLAIMS)):
+        old = REDACTED if change.old_present else shorten(None, False)
+        new = REDACTED if change.new_present else shorten(None, False)
+    else:
+        old, new = shorten(change.old_value, change.old_present), shorten(change.new_value, change.new_present)
+    return change.changed_at, change.claim, old, new
+
+
+#: The time ranges of *Recent claim changes*: hours, and their label.
+CHANGE_PERIODS = (
+    (1, _("the last hour")),
+    (24, _("the last 24 hours")),
+    (24 * 7, _("the last 7 days")),
+    (24 * 30, _("the last 30 days")),
+)
+
+
+@admin.register(ClaimChange)
+class ClaimChangeAdmin(ReadOnlyRecordMixin, _ChangeAdmin):
+    """*Recent claim changes*: identical changes grouped across subjects, for a time range (view permission)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # the history goes with its records
+
+    def get_urls(self) -> list[URLPattern]:
+        opts = self.model._meta
+        # Only the grouped list: a change has no page of its own (it is shown on its record's).
+        return [
+            path(
+                "",
+                self.admin_site.admin_view(self.changelist_view),
+                name=f"{opts.app_label}_{opts.model_name}_changelist",
+            )
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        """Show the claim changes of the chosen period, identical ones grouped, the most subjects first."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        hours = next((h for h, _label in CHANGE_PERIODS if str(h) == request.GET.get("hours")), 24)
+        period = dict(CHANGE_PERIODS)[hours]
+        since = timezone.now() - timedelta(hours=hours)
+        changes = (
+            ClaimChange.objects.filter(changed_at__gte=since)
+            .select_related("record")
+            .only(*CHANGE_FIELDS)
+            .order_by("-changed_at")
+        )
+        groups = group_changes(changes.iterator(), as_tuple(auth0_settings.REDACTED_CLAIMS))
+        opts = self.model._meta
+        records = ClaimRecord._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Recent claim changes"),
+            "subtitle": None,
+            "opts": opts,
+            "app_label": opts.app_label,
+            "groups": groups,
+            "period": period,
+            "hours": hours,
+            "periods": CHANGE_PERIODS,
+            "records_url": reverse(
+                f"admin:{records.app_label}_{records.model_name}_changelist", current_app=self.admin_site.name
+            ),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/auth0_drf/claimchange/recent.html", context)
+
+
+#: What the grouped list reads of each change and its record (never the record's claims).
+CHANGE_FIELDS = (
+    "claim",
+    "old_value",
+    "new_value",
+    "old_present",
+    "new_present",
+    "redacted",
+    "changed_at",
+    "record__issuer",
+    "record__subject",
+    "record__client_id",
+)
+
+admin.site.register(TokenInspector, TokenInspectorAdmin)
 
 
 class ClaimRecordInline(ReadOnlyRecordMixin, _RecordInline):

@@ -300,6 +300,12 @@ class Auth0Settings:
     RECORD_INTERVAL = Setting(300, NUMBER, "Seconds between writes for an unchanged subject.")
     RECORD_MAX_ROWS = Setting(1000, WHOLE_NUMBER, "Recorded rows kept (the most recently seen); pruned automatically.")
     RECORD_MAX_AGE = Setting(30 * 86400, NUMBER, "Seconds (30 days) after its last sighting a record is pruned.")
+    RECORD_MAX_CHANGES_PER_SUBJECT = Setting(
+        20, WHOLE_NUMBER, "Custom-claim changes kept per recorded subject (the newest); 0 keeps no history."
+    )
+    RECORD_MAX_CHANGES = Setting(
+        5000, WHOLE_NUMBER, "Custom-claim changes kept in all (the newest); pruned automatically."
+    )
     STANDARD_CLAIMS = Setting(
         [
             "iss",

@@ -4,12 +4,14 @@ The checks are ``TokenVerifier``'s own (``check_header``, ``select_issuer``, ``v
 of its ``claim_validators``): this module runs each independently and catches its ``TokenError``,
 so all the problems of a token are reported at once instead of the first only; ``explanations``
 words each one with the values it found (``aud is X; request the token with audience=Y``). It is
-for a developer's terminal (``manage.py auth0_inspect``): nothing here logs or stores the token.
+for a developer's terminal (``manage.py auth0_inspect``) and the admin's token inspector, which
+show the same ``Diagnosis`` and ``decoded_rows()``: nothing here logs or stores the token.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +49,26 @@ from .tokens import TokenVerifier, get_verifier
 from .validators import validate_audience
 
 # The wording lives in explanations.py; these names are imported from here too.
-__all__ = ["TIME_CLAIMS", "Diagnosis", "Problem", "clean", "decode", "describe_time", "diagnose", "duration", "show"]
+__all__ = [
+    "KINDS",
+    "TIME_CLAIMS",
+    "Diagnosis",
+    "Problem",
+    "clean",
+    "decode",
+    "decoded_rows",
+    "describe_time",
+    "diagnose",
+    "duration",
+    "show",
+]
+
+#: What each ``Diagnosis.kind`` is, in words.
+KINDS = {
+    "jwt": "a signed JWT (JWS)",
+    "jwe": "an encrypted token (JWE)",
+    "opaque": "not a JWT (opaque or malformed)",
+}
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,18 @@ class Diagnosis:
         problem = Problem(code, message)
         if problem not in self.problems:
             self.problems.append(problem)
+
+
+def decoded_rows(part: Mapping[str, Any], now: float) -> list[tuple[str, str]]:
+    """Return (name, value) of each member of a decoded header or payload, as text.
+
+    Values are JSON (``show``), NumericDates a local date with how far they are from ``now``
+    (``expires in 5 min``, ``expired 2 h ago``).
+    """
+    return [
+        (show(name)[1:-1], describe_time(name, value, now) if name in TIME_CLAIMS else show(value))
+        for name, value in part.items()
+    ]
 
 
 def decode(token: str) -> Diagnosis:

@@ -1,4 +1,4 @@
-"""Database records: the link from a token's identity to a Django user, and recently seen claims."""
+"""Database records: the link from a token's identity to a Django user, recently seen claims and their changes."""
 
 from __future__ import annotations
 
@@ -187,6 +187,9 @@ class ClaimRecord(models.Model):
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"), db_index=True)
     times_seen = models.PositiveBigIntegerField(_("times seen"), default=0)
+    #: Per redacted claim, a keyed digest (HMAC with ``SECRET_KEY``) of its value: how a change
+    #: of a redacted claim is seen without its value being stored.
+    redacted_digests = models.JSONField(_("digests of redacted claims"), default=dict, blank=True)
 
     objects = ClaimRecordQuerySet.as_manager()
 
@@ -212,3 +215,46 @@ class ClaimRecord(models.Model):
         self.lookup_key = self.compute_lookup_key()
         _add_key_to_update_fields(kwargs, ("issuer", "subject", "client_id"))
         super().save(*args, **kwargs)
+
+
+class ClaimChange(models.Model):
+    """One change of one custom claim of a recorded subject: its name, old and new value, and when.
+
+    Written only when the recorder sees the claims change, deleted with its record (and pruned
+    per record and in total). A redacted claim's change is recorded with ``redacted`` set and no
+    values. ``old_present``/``new_present`` tell a claim that appeared or went from one whose value
+    is ``null``.
+    """
+
+    record = models.ForeignKey(
+        ClaimRecord, on_delete=models.CASCADE, related_name="changes", verbose_name=_("recorded claims")
+    )
+    claim = models.TextField(_("claim"))
+    old_value = models.JSONField(_("old value"), null=True, blank=True)
+    new_value = models.JSONField(_("new value"), null=True, blank=True)
+    old_present = models.BooleanField(_("claim was present"), default=True)
+    new_present = models.BooleanField(_("claim is present"), default=True)
+    redacted = models.BooleanField(_("redacted"), default=False)
+    changed_at = models.DateTimeField(_("seen changed at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("claim change")
+        verbose_name_plural = _("claim changes")
+        ordering = ["-changed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.claim} of {self.record_id}"
+
+
+class TokenInspector(models.Model):
+    """No table: the admin entry of the token inspector, and the permission to use it.
+
+    ``auth0_drf.use_token_inspector`` is the only permission; nothing is ever stored here.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("use_token_inspector", _("Can use the token inspector"))]
+        verbose_name = _("token inspector")
+        verbose_name_plural = _("token inspector")

@@ -12,6 +12,10 @@ write runs in its own savepoint, so a failed write cannot break the request's tr
 (``ATOMIC_REQUESTS``); the write then commits or rolls back with the request, and one that
 rolled back is redone after ``RECORD_INTERVAL``. The token and its signature are never
 stored; claims named in ``REDACTED_CLAIMS`` are stored with their value replaced by ``REDACTED``.
+
+When a write finds the row's claims differ from the new ones, the differences go into the
+bounded history of ``changes`` (a redacted claim's change without its values); an unchanged
+sighting writes no history and costs no extra query.
 """
 
 from __future__ import annotations
@@ -33,14 +37,14 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, router, transaction
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
+from .changes import REDACTED, claim_changes, prune_changes, redacted_digest, save_changes
 from .claims import Claims
 from .conf import as_tuple, auth0_settings
 from .models import ClaimRecord
 
 logger = logging.getLogger("auth0_drf")
 
-#: What a redacted claim's value is replaced with.
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "ClaimRecorder", "Sighting", "claim_recorder", "fingerprint", "prune", "redact"]
 
 
 def redact(claims: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, Any]:
@@ -72,8 +76,9 @@ def _user_model() -> type[Model]:
 _MEMO_ATTRIBUTE = "_auth0_drf_record_memo"
 
 #: What ``ClaimRecorder.describe`` returns: the row's (issuer, subject, client id), the redacted
-#: custom claims, the scopes, the user's primary key (or None) and their fingerprint.
-Description = tuple[tuple[str, str, str], dict[str, Any], list[str], Any, str]
+#: custom claims, the scopes, the user's primary key (or None), their fingerprint, and the keyed
+#: digests of the redacted claims' values (``changes.redacted_digest``).
+Description = tuple[tuple[str, str, str], dict[str, Any], list[str], Any, str, dict[str, str]]
 
 
 @dataclass
@@ -129,7 +134,7 @@ class ClaimRecorder:
             self._log_failure("record the claims of a verified token", exc)
 
     def _record(self, claims: Claims, user: Any) -> None:
-        key, custom, scopes, user_id, digest = self.describe(claims, user)
+        key, custom, scopes, user_id, digest, digests = self.describe(claims, user)
         now = self.timer()
         with self._lock:
             sighting = self._seen.get(key)
@@ -142,6 +147,8 @@ class ClaimRecorder:
                 self._seen.move_to_end(key)
                 return
             count = 1 + (sighting.unsaved if sighting is not None else 0)
+            # What this process wrote last has the same claims: the row most likely does too.
+            unchanged = sighting is not None and sighting.fingerprint == digest
             # Claim the write before leaving the lock, so concurrent requests count instead of
             # writing too. A failed write is retried after RECORD_INTERVAL, not on every request.
             self._seen[key] = Sighting(digest, now)
@@ -149,7 +156,7 @@ class ClaimRecorder:
             while len(self._seen) > self.max_entries:
                 self._seen.popitem(last=False)
         try:
-            self.write(key, custom, scopes, user_id, digest, count)
+            self.write(key, custom, scopes, user_id, digest, count, digests=digests, unchanged=unchanged)
         except Exception:
             with self._lock:
                 current = self._seen.get(key)
@@ -173,10 +180,15 @@ class ClaimRecorder:
             return memo[2]
         # The columns hold 255 characters; a longer client id is recorded truncated, not dropped.
         key = (claims.iss[:255], claims.sub[:255], (claims.client_id or "")[:255])
-        custom = redact(claims.custom_claims)
+        every = claims.custom_claims
+        custom = redact(every)
+        # A redacted value is not stored, but its keyed digest tells when it changes.
+        digests = {name: redacted_digest(every[name]) for name, value in custom.items() if value is REDACTED}
         scopes = sorted(claims.granted)
         user_id = self.user_id(user)
-        described: Description = (key, custom, scopes, user_id, fingerprint(custom, scopes, user_id))
+        # Without redacted claims, the fingerprint is what it was before digests were kept.
+        digest = fingerprint(custom, scopes, user_id, *([digests] if digests else []))
+        described: Description = (key, custom, scopes, user_id, digest, digests)
         claims.__dict__[_MEMO_ATTRIBUTE] = (user_key, settings_now, described)
         return described
 
@@ -194,8 +206,16 @@ class ClaimRecorder:
         user_id: Any,
         digest: str,
         count: int,
+        *,
+        digests: dict[str, str] | None = None,
+        unchanged: bool = False,
     ) -> None:
-        """Create or update the row for ``key``, adding ``count`` sightings, in a savepoint."""
+        """Create or update the row for ``key``, adding ``count`` sightings, in a savepoint.
+
+        ``unchanged``: this process last wrote the same fingerprint, so one UPDATE of the row still
+        holding it is tried first. Otherwise the row is read and compared, and the claims that
+        changed go into the history (``changes``).
+        """
         issuer, subject, client_id = key
         now = self.clock()
         values = {
@@ -204,6 +224,7 @@ class ClaimRecorder:
             "scopes": scopes,
             "user_id": user_id,
             "fingerprint": digest,
+            "redacted_digests": digests or {},
             "last_seen": now,
         }
         # By the exact key, not the columns: under MySQL's collations "auth0|Bob" would update
@@ -213,7 +234,9 @@ class ClaimRecorder:
         # The savepoint keeps a failed write from poisoning a surrounding (ATOMIC_REQUESTS)
         # transaction: only the savepoint is rolled back, and the error is logged by record().
         with transaction.atomic(using=using):
-            if rows.update(**values, times_seen=F("times_seen") + count):
+            if unchanged and rows.filter(fingerprint=digest).update(last_seen=now, times_seen=F("times_seen") + count):
+                return
+            if self.update_changed(rows, values, count, using):
                 return
             try:
                 with transaction.atomic(using=using):
@@ -226,7 +249,35 @@ class ClaimRecorder:
         # Update in a new block: InnoDB keeps a shared lock on the row our insert collided with
         # until that block ends, and two requests updating under such locks deadlock (1213).
         with transaction.atomic(using=using):
-            rows.update(**values, times_seen=F("times_seen") + count)
+            self.update_changed(rows, values, count, using)
+
+    def update_changed(self, rows: Any, values: dict[str, Any], count: int, using: str) -> bool:
+        """Update the existing row from ``values``, saving the claims that changed; False if there is no row.
+
+        The update is conditional on the fingerprint just read, so of two processes seeing the
+        same change, only the one whose update lands records it.
+        """
+        for _attempt in range(3):
+            current = rows.values_list("pk", "fingerprint", "claims", "redacted_digests").first()
+            if current is None:
+                return False
+            pk, old_fingerprint, old_claims, old_digests = current
+            same_row = ClaimRecord.objects.using(using).filter(pk=pk, fingerprint=old_fingerprint)
+            if not same_row.update(**values, times_seen=F("times_seen") + count):
+                continue  # another process wrote in between: compare with what it wrote
+            if old_fingerprint != values["fingerprint"]:
+                changes = claim_changes(
+                    old_claims if isinstance(old_claims, dict) else {},
+                    old_digests if isinstance(old_digests, dict) else {},
+                    values["claims"],
+                    values["redacted_digests"],
+                )
+                if changes:
+                    save_changes(pk, changes, now=values["last_seen"], using=using)
+            return True
+        # The row keeps changing under us: write the sighting, skip the history this once.
+        rows.update(**values, times_seen=F("times_seen") + count)
+        return True
 
     def maybe_prune(self) -> None:
         """Prune if this process has not done so for ``prune_every`` seconds."""
@@ -262,20 +313,26 @@ def prune(
 ) -> int:
     """Delete records last seen more than ``max_age`` seconds ago and all but the ``max_rows`` newest.
 
-    The limits default to ``RECORD_MAX_AGE`` and ``RECORD_MAX_ROWS``. Returns how many rows went.
+    The limits default to ``RECORD_MAX_AGE`` and ``RECORD_MAX_ROWS``. Returns how many records
+    went. Their claim changes go with them; then the history is pruned to ``RECORD_MAX_AGE`` and
+    ``RECORD_MAX_CHANGES`` (``changes.prune_changes``).
     """
     max_age = auth0_settings.RECORD_MAX_AGE if max_age is None else max_age
     max_rows = auth0_settings.RECORD_MAX_ROWS if max_rows is None else max_rows
     now = now or timezone.now()
     using = using or router.db_for_write(ClaimRecord) or DEFAULT_DB_ALIAS
     records = ClaimRecord.objects.using(using)
+    label = ClaimRecord._meta.label
     deleted = 0
+    # delete() counts the cascaded changes too: only the records are counted here.
     with transaction.atomic(using=using):
-        deleted += records.filter(last_seen__lt=now - timedelta(seconds=max_age)).delete()[0]
+        deleted += records.filter(last_seen__lt=now - timedelta(seconds=max_age)).delete()[1].get(label, 0)
         # The newest row that goes is the (max_rows + 1)th; it and everything older go with it.
         boundary = records.order_by("-last_seen", "-pk").values_list("last_seen", "pk")[max_rows : max_rows + 1]
         for last_seen, pk in boundary:
-            deleted += records.filter(Q(last_seen__lt=last_seen) | Q(last_seen=last_seen, pk__lte=pk)).delete()[0]
+            gone = records.filter(Q(last_seen__lt=last_seen) | Q(last_seen=last_seen, pk__lte=pk)).delete()
+            deleted += gone[1].get(label, 0)
+        prune_changes(max_age=max_age, now=now, using=using)
     return deleted
 
 

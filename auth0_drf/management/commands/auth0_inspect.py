@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from auth0_drf.diagnosis import TIME_CLAIMS, Diagnosis, decode, describe_time, diagnose, show
+from auth0_drf.diagnosis import KINDS, Diagnosis, decode, decoded_rows, diagnose
 from auth0_drf.tokens import get_verifier
 
 
@@ -49,19 +49,13 @@ class Command(BaseCommand):
     def print_diagnosis(self, diagnosis: Diagnosis) -> None:
         """Write the decoded token and the problems found."""
         now = get_verifier().timer()
-        kinds = {
-            "jwt": "a signed JWT (JWS)",
-            "jwe": "an encrypted token (JWE)",
-            "opaque": "not a JWT (opaque or malformed)",
-        }
-        self.stdout.write(f"Token: {kinds[diagnosis.kind]}")
+        self.stdout.write(f"Token: {KINDS[diagnosis.kind]}")
         for title, part in (("Header", diagnosis.header), ("Claims", diagnosis.payload)):
             if part is None:
                 continue
             self.stdout.write(f"{title}:")
-            for name, value in part.items():
-                shown = describe_time(name, value, now) if name in TIME_CLAIMS else show(value)
-                self.stdout.write(f"  {show(name)[1:-1]}: {shown}")
+            for name, shown in decoded_rows(part, now):
+                self.stdout.write(f"  {name}: {shown}")
         if not diagnosis.verified:
             self.stdout.write("Not verified (--offline): decoded only.")
         elif diagnosis.kind == "jwt":
