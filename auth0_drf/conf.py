@@ -300,6 +300,15 @@ class Auth0Settings:
     RECORD_INTERVAL = Setting(300, NUMBER, "Seconds between writes for an unchanged subject.")
     RECORD_MAX_ROWS = Setting(1000, WHOLE_NUMBER, "Recorded rows kept (the most recently seen); pruned automatically.")
     RECORD_MAX_AGE = Setting(30 * 86400, NUMBER, "Seconds (30 days) after its last sighting a record is pruned.")
+    # Counting rejections for the admin.
+    RECORD_REJECTIONS = Setting(
+        True, FLAG, "Count rejections (code, verified issuer and client, 10-minute bucket) for the admin."
+    )
+    REJECTIONS_INTERVAL = Setting(60, NUMBER, "Seconds between two writes of rejection counts by one process.")
+    REJECTIONS_MAX_AGE = Setting(7 * 86400, NUMBER, "Seconds (7 days) rejection counts are kept; pruned automatically.")
+    REJECTIONS_MAX_ROWS = Setting(
+        20000, WHOLE_NUMBER, "Rows of rejection counts kept (the newest buckets); pruned automatically."
+    )
     STANDARD_CLAIMS = Setting(
         [
             "iss",
