@@ -29,6 +29,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from . import rejection_admin  # noqa: F401  (registers the rejections page with the admin site)
 from .models import ClaimRecord
 from .recorder import redact
 
