@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest
@@ -246,6 +247,11 @@ class RejectionCountAdmin(_CountAdmin):
 
     Read-only: rows are added by the counter and removed by its prune, never by hand.
     """
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # The view permission itself: Django's default lets the change permission see too.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('view', opts)}")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
