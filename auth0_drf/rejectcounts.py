@@ -60,7 +60,9 @@ Key = tuple[int, str, str, str, str]
 def printable(value: Any) -> str:
     """Return a verified value as text without control characters, cut to the column's size."""
     text = " ".join(item for item in value if isinstance(item, str)) if isinstance(value, list) else str(value)
-    return "".join(char for char in text if char.isprintable())[:MAX_VALUE_LENGTH]
+    if not text.isprintable():  # rare: the common case is one C-level scan
+        text = "".join(char for char in text if char.isprintable())
+    return text[:MAX_VALUE_LENGTH]
 
 
 def rejection_key(code: str, verified: Mapping[str, Any], now: float) -> Key:
