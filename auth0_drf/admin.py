@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from . import rejection_admin  # noqa: F401  (registers the rejections page with the admin site)
 from .changes import REDACTED, group_changes, shorten
 from .conf import as_tuple, auth0_settings
 from .identity_admin import attach_user_revoke_action

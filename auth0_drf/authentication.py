@@ -34,6 +34,7 @@ from .errors import (
 from .exceptions import AuthenticationFailed, ClaimRuleDenied, ServiceUnavailable
 from .exceptions import reject as reject_token
 from .recorder import claim_recorder
+from .rejectcounts import count_rejection
 from .rejections import log_rejection, verified_context
 from .rules import check_claim_rules
 from .tokens import get_verifier
@@ -71,7 +72,8 @@ class Auth0Authentication(BaseAuthentication):
             try:
                 self.check_token(claims, request)
                 user = self.get_user(claims, request)
-            except TokenError as exc:
+            except (TokenError, KeysUnavailable) as exc:
+                # The database's 503s (DatabaseUnavailable...) come after verification too.
                 exc.data.setdefault("verified", verified_context(claims.header, claims))
                 raise
         except TokenError as exc:
@@ -88,6 +90,7 @@ class Auth0Authentication(BaseAuthentication):
                 )
             else:
                 logger.warning("auth0_drf: rejected request: code=%s", exc.code)
+            count_rejection(exc.code, exc.data.get("verified", {}))
             # Errors of the database (DatabaseUnavailable...) say how long to wait; key outages
             # depend on the JWKS caches' retry schedule.
             retry_after = getattr(exc, "retry_after", None) or self.retry_after()
@@ -192,7 +195,9 @@ class Auth0Authentication(BaseAuthentication):
         except ClaimRuleFailed as exc:
             state = request_state(request)
             state.add_failed_rule(exc.rule)  # for the 403's challenge
-            log_rejection(exc.code, verified_context(claims.header, claims), rules=exc.rule)
+            verified = verified_context(claims.header, claims)
+            log_rejection(exc.code, verified, rules=exc.rule)
+            count_rejection(exc.code, verified)
             state.logged = True
             raise ClaimRuleDenied(exc) from None
 

@@ -306,6 +306,15 @@ class Auth0Settings:
     RECORD_MAX_CHANGES = Setting(
         5000, WHOLE_NUMBER, "Custom-claim changes kept in all (the newest); pruned automatically."
     )
+    # Counting rejections for the admin.
+    RECORD_REJECTIONS = Setting(
+        True, FLAG, "Count rejections (code, verified issuer and client, 10-minute bucket) for the admin."
+    )
+    REJECTIONS_INTERVAL = Setting(60, NUMBER, "Seconds between two writes of rejection counts by one process.")
+    REJECTIONS_MAX_AGE = Setting(7 * 86400, NUMBER, "Seconds (7 days) rejection counts are kept; pruned automatically.")
+    REJECTIONS_MAX_ROWS = Setting(
+        20000, WHOLE_NUMBER, "Rows of rejection counts kept (the newest buckets); pruned automatically."
+    )
     STANDARD_CLAIMS = Setting(
         [
             "iss",

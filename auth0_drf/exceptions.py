@@ -50,6 +50,7 @@ from .errors import (
     UserRejected,
     WrongTokenType,
 )
+from .rejectcounts import count_rejection
 from .rejections import log_rejection, verified_context
 
 if TYPE_CHECKING:
@@ -123,7 +124,9 @@ def reject(request: Any, error: TokenError) -> AuthenticationFailed:
     """
     request_state(request).error = error
     # Only verified values are logged; errors raised before the signature check carry none.
-    log_rejection(error.code, error.data.get("verified", {}))
+    verified = error.data.get("verified", {})
+    log_rejection(error.code, verified)
+    count_rejection(error.code, verified)
     return AuthenticationFailed(error)
 
 
@@ -191,6 +194,7 @@ def add_scope_challenge(response: Response, exc: Exception, context: dict[str, A
     auth = getattr(request, "auth", None)
     verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
     log_rejection(INSUFFICIENT_SCOPE, verified, missing=" ".join(missing))
+    count_rejection(INSUFFICIENT_SCOPE, verified)
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
@@ -216,6 +220,7 @@ def add_rule_challenge(response: Response, exc: Exception, request: Any, scheme:
         auth = getattr(request, "auth", None)
         verified = verified_context(auth.header, auth) if isinstance(auth, Claims) else {}
         log_rejection(ClaimRuleFailed.code, verified, rules="; ".join(state.failed_rules))
+        count_rejection(ClaimRuleFailed.code, verified)
         state.logged = True
     response["WWW-Authenticate"] = rule_challenge(auth0_settings.REALM, scheme)
     # Rules combined with & | ~ lose their message in DRF: name the failed ones in the body,

@@ -258,3 +258,37 @@ class TokenInspector(models.Model):
         permissions = [("use_token_inspector", _("Can use the token inspector"))]
         verbose_name = _("token inspector")
         verbose_name_plural = _("token inspector")
+
+
+class RejectionCount(models.Model):
+    """How many requests were rejected with one code, for one issuer and client, in one time bucket.
+
+    Written by ``auth0_drf.rejectcounts``, which adds counts (never sets them), so the rows
+    merge what every worker process counted. ``issuer``, ``client_id`` and ``audience`` hold
+    values of tokens whose signature was verified, or ``"unverified"``; nothing else of a
+    token is kept: never the token, an unverified claim, an IP address or a user agent. The
+    row is found by ``lookup_key``, a digest of the exact (bucket, code, issuer, client,
+    audience), so case-insensitive collations (MySQL, MariaDB) cannot merge two clients.
+    """
+
+    bucket = models.DateTimeField(_("time bucket"), db_index=True)
+    code = models.CharField(_("code"), max_length=64)
+    issuer = models.CharField(_("issuer"), max_length=255)
+    client_id = models.CharField(_("client"), max_length=255)
+    audience = models.CharField(_("audience"), max_length=255, blank=True, default="")
+    lookup_key = models.CharField(_("lookup key"), max_length=64, unique=True, editable=False)
+    count = models.PositiveBigIntegerField(_("count"), default=0)
+    last_seen = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("rejection count")
+        verbose_name_plural = _("rejections")
+        ordering = ["-bucket", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} x{self.count} at {self.bucket:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def key_for(cls, bucket: int, code: str, issuer: str, client_id: str, audience: str = "") -> str:
+        """Return the ``lookup_key`` of a bucket (seconds since the epoch), code, issuer, client and audience."""
+        return exact_key(str(bucket), code, issuer, client_id, audience)

@@ -12,8 +12,18 @@ logger = logging.getLogger("auth0_drf")
 
 
 def verified_context(header: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Return what may be logged about a token whose signature has been verified."""
-    return {"kid": header.get("kid"), "iss": payload.get("iss"), "sub": payload.get("sub")}
+    """Return what may be logged or counted about a token whose signature has been verified.
+
+    The log line uses ``kid``, ``iss`` and ``sub``; the rejection counts (``rejectcounts``) use
+    ``iss``, ``client`` (``azp``, or RFC 9068's ``client_id``) and ``aud``.
+    """
+    return {
+        "kid": header.get("kid"),
+        "iss": payload.get("iss"),
+        "sub": payload.get("sub"),
+        "client": payload.get("azp") or payload.get("client_id"),
+        "aud": payload.get("aud"),
+    }
 
 
 def log_rejection(code: str, verified: Mapping[str, Any], **more: str) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("auth0_drf", "0006_identity_revocation"),
+        ("auth0_drf", "0007_rejection_counts"),
     ]
 
     operations = [
