@@ -41,11 +41,11 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from .conf import SETTINGS, Setting, auth0_settings, derive_issuer
 from .drf_checks import AUTH_CLASS, HANDLER, check_rest_framework
 from .fetch import is_fetchable_url
+from .i18n import gettext_noop
 from .jwks import SUPPORTED_ALGORITHMS
 from .rules import load_rule
 

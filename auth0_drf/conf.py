@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args, over
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext
+
+from .i18n import gettext_noop
 
 T = TypeVar("T")
 C = TypeVar("C", bound=str)

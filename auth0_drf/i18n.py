@@ -13,7 +13,7 @@ from typing import Any, cast
 from django.utils import translation
 from django.utils.functional import lazy
 
-__all__ = ["english", "gettext_lazy", "interpolate"]
+__all__ = ["english", "gettext_lazy", "gettext_noop", "interpolate"]
 
 
 def gettext_lazy(message: str) -> str:
@@ -22,6 +22,15 @@ def gettext_lazy(message: str) -> str:
     ``makemessages`` extracts the calls by name: import it as ``_`` or call it ``gettext_lazy``.
     """
     return cast("str", translation.gettext_lazy(message))
+
+
+def gettext_noop(message: str) -> str:
+    """Return ``message`` unchanged, marked for ``makemessages``: it is translated later, where it is shown.
+
+    Django's own ``gettext_noop`` reads the settings, so a module using it at import time could
+    not be imported before they are configured (the docs build imports ``auth0_drf.conf``).
+    """
+    return message
 
 
 def _interpolated(template: str, values: dict[str, Any]) -> str:
