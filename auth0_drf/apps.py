@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 
 from django.apps import AppConfig, apps
+from django.utils.translation import gettext_lazy as _
 
 
 class Auth0DrfConfig(AppConfig):
     """Verify Auth0 access tokens in Django REST framework."""
 
     name = "auth0_drf"
-    verbose_name = "Auth0 for DRF"
+    verbose_name = _("Auth0 for DRF")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -33,6 +33,8 @@ from .errors import (
 )
 from .exceptions import AuthenticationFailed, ClaimRuleDenied, ServiceUnavailable
 from .exceptions import reject as reject_token
+from .i18n import english, interpolate
+from .i18n import gettext_lazy as _
 from .recorder import claim_recorder
 from .rejectcounts import count_rejection
 from .rejections import log_rejection, verified_context
@@ -113,7 +115,7 @@ class Auth0Authentication(BaseAuthentication):
                 # Not a supported way to send a token (RFC 6750 2.3 is optional and leaks tokens
                 # into logs): the request is unauthenticated, but say why.
                 raise NotAuthenticated(
-                    "Access tokens are not accepted in the URL: send 'Authorization: Bearer <access token>'."
+                    _("Access tokens are not accepted in the URL: send 'Authorization: Bearer <access token>'.")
                 )
             return None
         fast = _BEARER_TOKEN.fullmatch(header) if self.keyword == "Bearer" else None
@@ -127,12 +129,14 @@ class Auth0Authentication(BaseAuthentication):
                 return None
             token = match.group(2).strip(" \t")
             if not token:
-                raise InvalidAuthorizationHeader(f"The Authorization header has no token after '{scheme}'.")
+                raise InvalidAuthorizationHeader(
+                    interpolate(_("The Authorization header has no token after '%(scheme)s'."), scheme=scheme)
+                )
             if not _B64TOKEN.fullmatch(token):
                 raise InvalidAuthorizationHeader()
         if "access_token" in meta.get("QUERY_STRING", "") and "access_token" in request.query_params:
             # RFC 6750 section 3.1: more than one method of sending the token is invalid_request.
-            raise InvalidAuthorizationHeader("Send the access token once, in the Authorization header only.")
+            raise InvalidAuthorizationHeader(_("Send the access token once, in the Authorization header only."))
         request_state(request).scheme = scheme
         return token
 
@@ -170,12 +174,14 @@ class Auth0Authentication(BaseAuthentication):
         if request_state(request).scheme == self.dpop_keyword:
             if not isinstance(jkt, str):
                 raise DPoPBindingError(
-                    "This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'."
+                    _("This access token is not bound to a DPoP key: send it as 'Authorization: Bearer <token>'.")
                 )
             get_dpop_verifier().verify_request(request, claims.token, jkt)
         elif jkt is not None:
             if auth0_settings.DPOP == "off":
-                raise DPoPBindingError("This access token is bound to a DPoP key, and this API does not accept DPoP.")
+                raise DPoPBindingError(
+                    _("This access token is bound to a DPoP key, and this API does not accept DPoP.")
+                )
             raise DPoPBindingError()
         elif "cnf" in claims:
             # Bound some other way (an mTLS certificate, RFC 8705, a jwk) that we cannot check:
@@ -242,6 +248,7 @@ class Auth0Authentication(BaseAuthentication):
             if scheme == self.dpop_keyword:
                 params["algs"] = " ".join(get_dpop_verifier().algorithms)
             if error is not None and scheme == failed_scheme:
-                params.update(error=error.error, error_description=error.message)
+                # RFC 6750 section 3: the description is ASCII, so English whatever the request's language.
+                params.update(error=error.error, error_description=english(error.message))
             challenges.append(challenge(scheme, realm, **params))
         return ", ".join(challenges)

@@ -41,10 +41,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from .conf import SETTINGS, Setting, auth0_settings, derive_issuer
 from .drf_checks import AUTH_CLASS, HANDLER, check_rest_framework, check_throttle_rates
 from .fetch import is_fetchable_url
+from .i18n import gettext_noop
 from .jwks import SUPPORTED_ALGORITHMS
 from .rules import load_rule
 
@@ -61,13 +63,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     errors: list[CheckMessage] = []
     user: object = auth0_settings.user_settings
     if not isinstance(user, dict):
-        hint = "Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}."
-        return [Error("AUTH0_DRF must be a dict.", hint=hint, id="auth0_drf.E007")]
+        hint = _("Set AUTH0_DRF = {'DOMAIN': ..., 'AUDIENCE': ...}.")
+        return [Error(_("AUTH0_DRF must be a dict."), hint=hint, id="auth0_drf.E007")]
     for name in sorted(set(user) - set(SETTINGS)):
         errors.append(
             Error(
-                f"{_setting(name)} is not a setting auth0_drf knows.",
-                hint=f"Remove {_setting(name)} or correct its spelling (see the settings page, docs/settings.md).",
+                _("%(setting)s is not a setting auth0_drf knows.") % {"setting": _setting(name)},
+                hint=_("Remove %(setting)s or correct its spelling (see the settings page, docs/settings.md).")
+                % {"setting": _setting(name)},
                 id="auth0_drf.E008",
             )
         )
@@ -86,8 +89,8 @@ def _wrong_type(setting: Setting[Any]) -> Error:
     """Return the E007 error for a setting whose value its kind does not accept."""
     name = _setting(setting.name)
     return Error(
-        f"{name} {setting.kind.problem}.",
-        hint=setting.kind.hint.format(setting=name, default=setting.default),
+        _("%(setting)s %(problem)s.") % {"setting": name, "problem": setting.kind.translated_problem()},
+        hint=setting.kind.translated_hint().format(setting=name, default=setting.default),
         id="auth0_drf.E007",
     )
 
@@ -104,9 +107,13 @@ def _check_trusted_issuers() -> list[Error]:
         if "://" in domain or "/" in domain or not parts.hostname or parts.hostname != domain.lower():
             errors.append(
                 Error(
-                    f"{_setting('DOMAIN')} must be a bare host name such as 'example.eu.auth0.com'.",
-                    hint=f"Set {_setting('DOMAIN')} to the host name alone: remove the scheme (https://), any path or "
-                    "trailing slash, and any port.",
+                    _("%(setting)s must be a bare host name such as 'example.eu.auth0.com'.")
+                    % {"setting": _setting("DOMAIN")},
+                    hint=_(
+                        "Set %(setting)s to the host name alone: remove the scheme (https://), any path or "
+                        "trailing slash, and any port."
+                    )
+                    % {"setting": _setting("DOMAIN")},
                     id="auth0_drf.E003",
                 )
             )
@@ -115,8 +122,10 @@ def _check_trusted_issuers() -> list[Error]:
     if not issuers:
         return [
             Error(
-                "auth0_drf has no issuer to trust.",
-                hint="Set AUTH0_DRF['DOMAIN'] to your Auth0 domain (or AUTH0_DRF['ISSUER'], or AUTH0_DRF['ISSUERS']).",
+                _("auth0_drf has no issuer to trust."),
+                hint=_(
+                    "Set AUTH0_DRF['DOMAIN'] to your Auth0 domain (or AUTH0_DRF['ISSUER'], or AUTH0_DRF['ISSUERS'])."
+                ),
                 id="auth0_drf.E001",
             )
         ]
@@ -125,8 +134,9 @@ def _check_trusted_issuers() -> list[Error]:
         if not config.audiences:
             errors.append(
                 Error(
-                    f"No AUDIENCE is configured for issuer {config.issuer}.",
-                    hint=f"Set {where('AUDIENCE')} to your API identifier (Auth0 dashboard > Applications > APIs).",
+                    _("No AUDIENCE is configured for issuer %(issuer)s.") % {"issuer": config.issuer},
+                    hint=_("Set %(setting)s to your API identifier (Auth0 dashboard > Applications > APIs).")
+                    % {"setting": where("AUDIENCE")},
                     id="auth0_drf.E002",
                 )
             )
@@ -134,8 +144,10 @@ def _check_trusted_issuers() -> list[Error]:
         if host.endswith(".auth0.com") and not config.issuer.endswith("/"):
             errors.append(
                 Error(
-                    f"The issuer {config.issuer} lacks the trailing '/' that Auth0 puts in 'iss'.",
-                    hint=f"Set {where('ISSUER')} to '{config.issuer}/' (or leave it unset to derive it from DOMAIN).",
+                    _("The issuer %(issuer)s lacks the trailing '/' that Auth0 puts in 'iss'.")
+                    % {"issuer": config.issuer},
+                    hint=_("Set %(setting)s to '%(issuer)s/' (or leave it unset to derive it from DOMAIN).")
+                    % {"setting": where("ISSUER"), "issuer": config.issuer},
                     id="auth0_drf.E004",
                 )
             )
@@ -143,9 +155,12 @@ def _check_trusted_issuers() -> list[Error]:
             if url and not is_fetchable_url(url):
                 errors.append(
                     Error(
-                        f"{where(what)} {url!r} is not an https:// URL.",
-                        hint=f"Set {where(what)} to an https:// URL: keys must be fetched over HTTPS (plain http:// is "
-                        "allowed only for loopback hosts, in local tests).",
+                        _("%(setting)s %(url)s is not an https:// URL.") % {"setting": where(what), "url": repr(url)},
+                        hint=_(
+                            "Set %(setting)s to an https:// URL: keys must be fetched over HTTPS (plain http:// is "
+                            "allowed only for loopback hosts, in local tests)."
+                        )
+                        % {"setting": where(what)},
                         id="auth0_drf.E005",
                     )
                 )
@@ -165,8 +180,9 @@ def _check_algorithms() -> list[Error]:
     if not algorithms:
         return [
             Error(
-                f"{_setting('ALGORITHMS')} must be a non-empty list, e.g. ['RS256'].",
-                hint=f"Set {_setting('ALGORITHMS')} to the algorithm of your Auth0 API, normally ['RS256'].",
+                _("%(setting)s must be a non-empty list, e.g. ['RS256'].") % {"setting": _setting("ALGORITHMS")},
+                hint=_("Set %(setting)s to the algorithm of your Auth0 API, normally ['RS256'].")
+                % {"setting": _setting("ALGORITHMS")},
                 id="auth0_drf.E006",
             )
         ]
@@ -174,9 +190,13 @@ def _check_algorithms() -> list[Error]:
     if bad:
         return [
             Error(
-                f"{_setting('ALGORITHMS')} contains {', '.join(map(str, bad))}, which auth0_drf never accepts.",
-                hint=f"Set {_setting('ALGORITHMS')} to asymmetric algorithms only (RS256, the Auth0 default; PS256; "
-                "ES256; EdDSA). 'none' and HMAC (HS*) would let anyone holding the public key forge tokens.",
+                _("%(setting)s contains %(algorithms)s, which auth0_drf never accepts.")
+                % {"setting": _setting("ALGORITHMS"), "algorithms": ", ".join(map(str, bad))},
+                hint=_(
+                    "Set %(setting)s to asymmetric algorithms only (RS256, the Auth0 default; PS256; "
+                    "ES256; EdDSA). 'none' and HMAC (HS*) would let anyone holding the public key forge tokens."
+                )
+                % {"setting": _setting("ALGORITHMS")},
                 id="auth0_drf.E006",
             )
         ]
@@ -192,8 +212,9 @@ def _check_issuer_entries() -> list[Error]:
         if not isinstance(entry, dict) or not (entry.get("ISSUER") or entry.get("DOMAIN")):
             errors.append(
                 Error(
-                    f"{_setting('ISSUERS')}[{index}] must be a dict with an 'ISSUER' or a 'DOMAIN'.",
-                    hint="For example {'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}.",
+                    _("%(setting)s[%(index)s] must be a dict with an 'ISSUER' or a 'DOMAIN'.")
+                    % {"setting": _setting("ISSUERS"), "index": index},
+                    hint=_("For example {'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}."),
                     id="auth0_drf.E014",
                 )
             )
@@ -201,8 +222,9 @@ def _check_issuer_entries() -> list[Error]:
             unknown = ", ".join(sorted(map(str, set(entry) - _ISSUER_KEYS)))
             errors.append(
                 Error(
-                    f"{_setting('ISSUERS')}[{index}] has keys auth0_drf does not know: {unknown}.",
-                    hint=f"Use only {', '.join(sorted(_ISSUER_KEYS))}.",
+                    _("%(setting)s[%(index)s] has keys auth0_drf does not know: %(unknown)s.")
+                    % {"setting": _setting("ISSUERS"), "index": index, "unknown": unknown},
+                    hint=_("Use only %(keys)s.") % {"keys": ", ".join(sorted(_ISSUER_KEYS))},
                     id="auth0_drf.E014",
                 )
             )
@@ -217,9 +239,12 @@ def _check_claim_rules() -> list[Error]:
         except Exception as exc:  # an import error or ImproperlyConfigured: report, never crash startup
             errors.append(
                 Error(
-                    f"{_setting('CLAIM_RULES')}[{index}] is not a usable claim rule ({type(exc).__name__}: {exc}).",
-                    hint="Use rules from auth0_drf.rules, e.g. ClaimEquals('https://myapp.example/tenant', 'acme'), "
-                    "or dotted paths to them.",
+                    _("%(setting)s[%(index)s] is not a usable claim rule (%(error)s: %(reason)s).")
+                    % {"setting": _setting("CLAIM_RULES"), "index": index, "error": type(exc).__name__, "reason": exc},
+                    hint=_(
+                        "Use rules from auth0_drf.rules, e.g. ClaimEquals('https://myapp.example/tenant', 'acme'), "
+                        "or dotted paths to them."
+                    ),
                     id="auth0_drf.E011",
                 )
             )
@@ -231,9 +256,12 @@ def _check_replay_cache() -> list[Error]:
     if alias is not None and alias not in getattr(settings, "CACHES", {"default": {}}):
         return [
             Error(
-                f"{_setting('DPOP_REPLAY_CACHE')} names the cache {alias!r}, which is not in CACHES.",
-                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), "
-                "or None for an in-process cache.",
+                _("%(setting)s names the cache %(alias)s, which is not in CACHES.")
+                % {"setting": _setting("DPOP_REPLAY_CACHE"), "alias": repr(alias)},
+                hint=_(
+                    "Name an alias from CACHES (one shared by all worker processes, such as Redis), "
+                    "or None for an in-process cache."
+                ),
                 id="auth0_drf.E012",
             )
         ]
@@ -242,9 +270,14 @@ def _check_replay_cache() -> list[Error]:
 
 #: Cache backends that no two processes share: as a replay cache, each worker accepts a proof once more.
 _PER_PROCESS_CACHES = {
-    "django.core.cache.backends.locmem.LocMemCache": "which each worker process keeps to itself: a DPoP proof "
-    "replayed to another worker is accepted",
-    "django.core.cache.backends.dummy.DummyCache": "which remembers nothing: every replayed DPoP proof is accepted",
+    "django.core.cache.backends.locmem.LocMemCache": gettext_noop(
+        "%(setting)s names the cache %(alias)s, a %(backend)s, which each worker process keeps to itself: "
+        "a DPoP proof replayed to another worker is accepted."
+    ),
+    "django.core.cache.backends.dummy.DummyCache": gettext_noop(
+        "%(setting)s names the cache %(alias)s, a %(backend)s, which remembers nothing: every replayed DPoP "
+        "proof is accepted."
+    ),
 }
 
 
@@ -254,18 +287,24 @@ def _check_replay_cache_is_shared() -> list[Warning]:
     caches = getattr(settings, "CACHES", {})
     if mode == "off" or (alias is not None and alias not in caches):  # off, or E012 reports the alias
         return []
-    shared = (
-        f"Set {_setting('DPOP_REPLAY_CACHE')} to the alias of a cache that every worker process shares, such as "
+    shared = _(
+        "Set %(setting)s to the alias of a cache that every worker process shares, such as "
         "Redis through django.core.cache.backends.redis.RedisCache (docs/workers.md shows the settings)."
-    )
+    ) % {"setting": _setting("DPOP_REPLAY_CACHE")}
     if alias is None:
         # The in-process default is right for one process (runserver, a single worker) only.
         return [
             Warning(
-                f"{_setting('DPOP')} is {mode!r} but {_setting('DPOP_REPLAY_CACHE')} is not set: each worker "
-                "process remembers only the DPoP proofs it has seen itself, so a proof replayed to another worker "
-                "is accepted.",
-                hint=f"{shared} With a single process, silence this with SILENCED_SYSTEM_CHECKS = ['auth0_drf.W005'].",
+                _(
+                    "%(setting)s is %(mode)s but %(cache)s is not set: each worker "
+                    "process remembers only the DPoP proofs it has seen itself, so a proof replayed to another worker "
+                    "is accepted."
+                )
+                % {"setting": _setting("DPOP"), "mode": repr(mode), "cache": _setting("DPOP_REPLAY_CACHE")},
+                hint=_(
+                    "%(advice)s With a single process, silence this with SILENCED_SYSTEM_CHECKS = ['auth0_drf.W005']."
+                )
+                % {"advice": shared},
                 id="auth0_drf.W005",
             )
         ]
@@ -275,7 +314,8 @@ def _check_replay_cache_is_shared() -> list[Warning]:
         return []
     return [
         Warning(
-            f"{_setting('DPOP_REPLAY_CACHE')} names the cache {alias!r}, a {backend.rsplit('.', 1)[1]}, {problem}.",
+            _(problem)
+            % {"setting": _setting("DPOP_REPLAY_CACHE"), "alias": repr(alias), "backend": backend.rsplit(".", 1)[1]},
             hint=shared,
             id="auth0_drf.W005",
         )
@@ -287,8 +327,10 @@ def _check_dpop_algorithms() -> list[Error]:
     if not algorithms or any(alg not in SUPPORTED_ALGORITHMS for alg in algorithms):
         return [
             Error(
-                f"{_setting('DPOP_ALGORITHMS')} must be a non-empty list of asymmetric algorithms.",
-                hint=f"Choose from {', '.join(sorted(SUPPORTED_ALGORITHMS))}; 'none' and HS* are never accepted.",
+                _("%(setting)s must be a non-empty list of asymmetric algorithms.")
+                % {"setting": _setting("DPOP_ALGORITHMS")},
+                hint=_("Choose from %(algorithms)s; 'none' and HS* are never accepted.")
+                % {"algorithms": ", ".join(sorted(SUPPORTED_ALGORITHMS))},
                 id="auth0_drf.E013",
             )
         ]
@@ -301,9 +343,12 @@ def _check_shared_cache() -> list[Error]:
         # The verifier is built on the first request: an unknown alias would fail every request.
         return [
             Error(
-                f"{_setting('JWKS_SHARED_CACHE')} names the cache {alias!r}, which is not in CACHES.",
-                hint="Name an alias from CACHES (one shared by all worker processes, such as Redis), "
-                "or None to keep keys per process.",
+                _("%(setting)s names the cache %(alias)s, which is not in CACHES.")
+                % {"setting": _setting("JWKS_SHARED_CACHE"), "alias": repr(alias)},
+                hint=_(
+                    "Name an alias from CACHES (one shared by all worker processes, such as Redis), "
+                    "or None to keep keys per process."
+                ),
                 id="auth0_drf.E015",
             )
         ]
@@ -316,8 +361,9 @@ def _check_user_backend() -> list[Error]:
     except Exception as exc:  # an import error: report, never crash startup
         return [
             Error(
-                f"{_setting('USER_BACKEND')} cannot be imported ({type(exc).__name__}).",
-                hint="Set it to the dotted path of auth0_drf.backends.Auth0UserBackend or of your subclass of it.",
+                _("%(setting)s cannot be imported (%(error)s).")
+                % {"setting": _setting("USER_BACKEND"), "error": type(exc).__name__},
+                hint=_("Set it to the dotted path of auth0_drf.backends.Auth0UserBackend or of your subclass of it."),
                 id="auth0_drf.E016",
             )
         ]
@@ -346,9 +392,11 @@ def _check_dev_issuer() -> list[Error]:
     if auth0_settings.DEV_ISSUER and not debug_as_configured():
         return [
             Error(
-                f"{_setting('DEV_ISSUER')} is enabled while DEBUG is off.",
-                hint="The development issuer signs tokens with a key on disk and must never run in production: "
-                "unset AUTH0_DRF['DEV_ISSUER'] and configure your Auth0 DOMAIN and AUDIENCE.",
+                _("%(setting)s is enabled while DEBUG is off.") % {"setting": _setting("DEV_ISSUER")},
+                hint=_(
+                    "The development issuer signs tokens with a key on disk and must never run in production: "
+                    "unset AUTH0_DRF['DEV_ISSUER'] and configure your Auth0 DOMAIN and AUDIENCE."
+                ),
                 id="auth0_drf.E010",
             )
         ]
@@ -361,10 +409,16 @@ def _check_openapi_scheme() -> list[Warning]:
         # The development issuer publishes keys and discovery only: Swagger UI would send its login to a 404.
         return [
             Warning(
-                f"{_setting('OPENAPI_SCHEME')} is {scheme!r}, but the development issuer has no /authorize or "
-                "/oauth/token endpoint: Swagger UI's Authorize button cannot log in with it.",
-                hint=f"Leave {_setting('OPENAPI_SCHEME')} at 'bearer' in development and paste a token from "
-                "`manage.py auth0_mint`, or configure your Auth0 DOMAIN and AUDIENCE.",
+                _(
+                    "%(setting)s is %(scheme)s, but the development issuer has no /authorize or "
+                    "/oauth/token endpoint: Swagger UI's Authorize button cannot log in with it."
+                )
+                % {"setting": _setting("OPENAPI_SCHEME"), "scheme": repr(scheme)},
+                hint=_(
+                    "Leave %(setting)s at 'bearer' in development and paste a token from "
+                    "`manage.py auth0_mint`, or configure your Auth0 DOMAIN and AUDIENCE."
+                )
+                % {"setting": _setting("OPENAPI_SCHEME")},
                 id="auth0_drf.W004",
             )
         ]

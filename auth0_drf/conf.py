@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args, over
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.translation import gettext
+
+from .i18n import gettext_noop
 
 T = TypeVar("T")
 C = TypeVar("C", bound=str)
@@ -28,12 +31,34 @@ class Kind(Generic[T]):
     """The values a setting of type ``T`` accepts, and how the system check words a wrong one.
 
     ``problem`` completes "AUTH0_DRF['NAME'] ..." and ``hint`` is a template with ``{setting}``
-    (the setting's name as written in settings.py) and ``{default}`` (its default value).
+    (the setting's name as written in settings.py) and ``{default}`` (its default value), both in
+    English. The system check shows them translated: ``problem_id`` and ``hint_id`` are their
+    message ids when they were built from a template with ``%(name)s`` placeholders filled from
+    ``params`` (whose values are translated too, when they are message ids).
     """
 
     accepts: Callable[[object], bool]
     problem: str
     hint: str
+    problem_id: str = ""
+    hint_id: str = ""
+    params: tuple[tuple[str, str], ...] = ()
+
+    def translated_problem(self) -> str:
+        """Return ``problem`` in the active language."""
+        return gettext(self.problem_id or self.problem) % self._translated_params()
+
+    def translated_hint(self) -> str:
+        """Return the ``hint`` template in the active language (``{setting}`` and ``{default}`` still to fill)."""
+        return gettext(self.hint_id or self.hint) % self._translated_params()
+
+    def _translated_params(self) -> dict[str, str]:
+        return {name: gettext(value) for name, value in self.params}
+
+
+def _templated(accepts: Callable[[object], bool], problem_id: str, hint_id: str, **params: str) -> Kind[Any]:
+    """Return a kind whose problem and hint are filled from translatable templates."""
+    return Kind(accepts, problem_id % params, hint_id % params, problem_id, hint_id, tuple(params.items()))
 
 
 def _is_number(value: object) -> bool:
@@ -50,47 +75,49 @@ def _is_strings(value: object) -> bool:
 FLAG: Kind[bool] = Kind(
     # A string such as "false" would be true.
     lambda value: isinstance(value, bool),
-    "must be True or False",
-    "Set {setting} to True or False.",
+    gettext_noop("must be True or False"),
+    gettext_noop("Set {setting} to True or False."),
 )
 NUMBER: Kind[float] = Kind(
     _is_number,
-    "must be a number of at least 0",
-    "Set {setting} to a number, or remove it for the default ({default!r}).",
+    gettext_noop("must be a number of at least 0"),
+    gettext_noop("Set {setting} to a number, or remove it for the default ({default!r})."),
 )
 WHOLE_NUMBER: Kind[int] = Kind(
     # A count: 1000.0 rows would break the slicing that prunes them.
     lambda value: _is_number(value) and isinstance(value, int),
-    "must be a whole number of at least 0",
-    "Set {setting} to a whole number, or remove it for the default ({default!r}).",
+    gettext_noop("must be a whole number of at least 0"),
+    gettext_noop("Set {setting} to a whole number, or remove it for the default ({default!r})."),
 )
 OPTIONAL_SECONDS: Kind[float | None] = Kind(
     lambda value: value is None or _is_number(value),
-    "must be None or a number of seconds of at least 0",
-    "Set {setting} to a number such as 3600, or None (the default).",
+    gettext_noop("must be None or a number of seconds of at least 0"),
+    gettext_noop("Set {setting} to a number such as 3600, or None (the default)."),
 )
 TEXT: Kind[str] = Kind(
-    lambda value: isinstance(value, str), "must be a string", "Set {setting} to a string, or remove it for the default."
+    lambda value: isinstance(value, str),
+    gettext_noop("must be a string"),
+    gettext_noop("Set {setting} to a string, or remove it for the default."),
 )
 DOTTED_PATH: Kind[str] = Kind(
     lambda value: isinstance(value, str),
-    "must be the dotted path of a class, as a string",
-    "Set {setting} to a dotted path such as {default!r} (the default).",
+    gettext_noop("must be the dotted path of a class, as a string"),
+    gettext_noop("Set {setting} to a dotted path such as {default!r} (the default)."),
 )
 FILE_PATH: Kind[str | os.PathLike[str]] = Kind(
     lambda value: isinstance(value, (str, os.PathLike)),
-    "must be a file path",
-    "Set {setting} to a path such as {default!r} (the default).",
+    gettext_noop("must be a file path"),
+    gettext_noop("Set {setting} to a path such as {default!r} (the default)."),
 )
 CACHE_ALIAS: Kind[str | None] = Kind(
     lambda value: value is None or isinstance(value, str),
-    "must be the alias of a cache in CACHES, or None",
-    "Set {setting} to an alias from CACHES such as 'default', or None (the default).",
+    gettext_noop("must be the alias of a cache in CACHES, or None"),
+    gettext_noop("Set {setting} to an alias from CACHES such as 'default', or None (the default)."),
 )
 AUDIENCES: Kind[str | Sequence[str] | None] = Kind(
     lambda value: value is None or isinstance(value, str) or _is_strings(value),
-    "must be a string or a list of strings",
-    "Set {setting} to your API identifier, such as 'https://api.example.com', or a list of them.",
+    gettext_noop("must be a string or a list of strings"),
+    gettext_noop("Set {setting} to your API identifier, such as 'https://api.example.com', or a list of them."),
 )
 
 
@@ -101,43 +128,56 @@ def _literal(text: str) -> str:
 
 def optional_text(example: str) -> Kind[str | None]:
     """Return the kind of a string setting that may be left unset (None)."""
-    return Kind(
+    return _templated(
         lambda value: value is None or isinstance(value, str),
-        "must be a string or None",
-        f"Set {{setting}} to a string such as {_literal(repr(example))}, or remove it.",
+        gettext_noop("must be a string or None"),
+        gettext_noop("Set {setting} to a string such as %(example)s, or remove it."),
+        example=_literal(repr(example)),
     )
 
 
 def choice(*values: C) -> Kind[C]:
     """Return the kind of a setting that is one of ``values``."""
-    return Kind(
+    return _templated(
         lambda value: value in values,
-        f"must be one of {', '.join(values)}",
-        f"Set {{setting}} to one of {', '.join(map(repr, values))}, or remove it for the default.",
+        gettext_noop("must be one of %(values)s"),
+        gettext_noop("Set {setting} to one of %(choices)s, or remove it for the default."),
+        values=", ".join(values),
+        choices=", ".join(map(repr, values)),
     )
 
 
 def strings(what: str, example: str) -> Kind[Sequence[str]]:
     """Return the kind of a list of strings, ``what`` saying what they name."""
-    return Kind(_is_strings, f"must be a list of {what}", f"For example {{setting}} = {_literal(example)}.")
+    return _templated(
+        _is_strings,
+        gettext_noop("must be a list of %(what)s"),
+        gettext_noop("For example {setting} = %(example)s."),
+        what=what,
+        example=_literal(example),
+    )
 
 
 def subset(*values: str) -> Kind[Sequence[str]]:
     """Return the kind of a list whose items are drawn from ``values``."""
     *first, last = map(repr, values)
-    return Kind(
+    return _templated(
         lambda value: isinstance(value, (list, tuple)) and all(item in values for item in value),
-        f"must be a list drawn from {', '.join(first)} and {last}",
-        "Set {setting} to a list such as {default!r} (the default).",
+        gettext_noop("must be a list drawn from %(values)s and %(last)s"),
+        gettext_noop("Set {setting} to a list such as {default!r} (the default)."),
+        values=", ".join(first),
+        last=last,
     )
 
 
 def entries(what: str, example: str) -> Kind[Sequence[Any]]:
     """Return the kind of a list whose entries have a check of their own (``what`` names them)."""
-    return Kind(
+    return _templated(
         lambda value: isinstance(value, (list, tuple)),
-        f"must be a list of {what}",
-        f"For example {{setting}} = {_literal(example)}.",
+        gettext_noop("must be a list of %(what)s"),
+        gettext_noop("For example {setting} = %(example)s."),
+        what=what,
+        example=_literal(example),
     )
 
 
@@ -238,13 +278,13 @@ class Auth0Settings:
     )
     ISSUERS: Setting[Sequence[Mapping[str, Any]]] = Setting(
         [],
-        entries("dicts", "[{'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}]"),
+        entries(gettext_noop("dicts"), "[{'DOMAIN': 'login.example.com', 'AUDIENCE': 'https://api.example.com'}]"),
         "More issuers (custom domains): ``[{'ISSUER': ..., 'AUDIENCE': ..., 'JWKS_URI': ...}, ...]``.",
     )
     DISCOVERY = Setting(False, FLAG, "Read ``jwks_uri`` from ``{ISSUER}.well-known/openid-configuration``.")
     ALGORITHMS = Setting(
         ["RS256"],
-        strings("algorithm names", "['RS256']"),
+        strings(gettext_noop("algorithm names"), "['RS256']"),
         "Accepted signing algorithms; asymmetric only (RS/PS/ES 256-512, EdDSA).",
     )
     LEEWAY = Setting(5, NUMBER, "Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``.")
@@ -338,18 +378,18 @@ class Auth0Settings:
             "org_id",
             "org_name",
         ],
-        strings("claim names", "['https://myapp.example/secret']"),
+        strings(gettext_noop("claim names"), "['https://myapp.example/secret']"),
         "Claims that are not custom claims (the admin records the others).",
     )
     REDACTED_CLAIMS = Setting(
         [],
-        strings("claim names", "['https://myapp.example/secret']"),
+        strings(gettext_noop("claim names"), "['https://myapp.example/secret']"),
         'Claim names recorded with their value replaced by ``"[redacted]"``.',
     )
     # Claim rules applied to every token (see auth0_drf.rules); a rule or its dotted path.
     CLAIM_RULES: Setting[Sequence[object]] = Setting(
         [],
-        entries("claim rules", "['myapp.rules.TenantIsAcme']"),
+        entries(gettext_noop("claim rules"), "['myapp.rules.TenantIsAcme']"),
         "Rules every token must satisfy (rules or dotted paths to them), "
         "e.g. ``[ClaimEquals('https://myapp.example/tenant', 'acme')]``.",
     )
@@ -365,7 +405,7 @@ class Auth0Settings:
     )
     DPOP_ALGORITHMS = Setting(
         ["ES256", "PS256", "RS256", "EdDSA"],
-        strings("algorithm names", "['ES256']"),
+        strings(gettext_noop("algorithm names"), "['ES256']"),
         "Algorithms accepted for DPoP proofs (asymmetric only); advertised in ``algs``.",
     )
     # A local development issuer (the demo's, never for production; needs DEBUG).

@@ -36,6 +36,8 @@ from jwt.utils import base64url_encode
 
 from .conf import Auth0Settings, BuiltFromSettings, auth0_settings
 from .errors import DPoPError, NotAJWT, ReplayCacheUnavailable
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 from .jose import b64url_decode, decode_segment, is_number
 from .keys import SUPPORTED_ALGORITHMS, parse_jwk, thumbprint
 
@@ -59,7 +61,7 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
     try:
         return thumbprint(jwk)
     except ValueError:
-        raise DPoPError("The DPoP proof's jwk is not a usable public key.") from None
+        raise DPoPError(_("The DPoP proof's jwk is not a usable public key.")) from None
 
 
 def access_token_hash(token: str) -> str:
@@ -180,21 +182,21 @@ class DPoPVerifier:
     def verify_proof(self, proof: str | None, *, method: str, url: str, access_token: str, jkt: str) -> dict[str, Any]:
         """Return the claims of a valid ``proof`` for this method, URL and token, or raise ``DPoPError``."""
         if proof is None:
-            raise DPoPError("The request has no DPoP proof: send a 'DPoP' header with a proof for this request.")
+            raise DPoPError(_("The request has no DPoP proof: send a 'DPoP' header with a proof for this request."))
         # Several DPoP headers arrive joined by commas, which a compact JWS never contains.
         if len(proof) > MAX_PROOF_LENGTH or proof.count(".") != 2 or "," in proof:
-            raise DPoPError("The DPoP header must hold exactly one proof JWT.")
+            raise DPoPError(_("The DPoP header must hold exactly one proof JWT."))
         header_segment, payload_segment, signature_segment = proof.strip().split(".")
         try:
             header = decode_segment(header_segment, "header")
             payload = decode_segment(payload_segment, "payload")
         except NotAJWT:
-            raise DPoPError("The DPoP proof is not a well-formed JWT.") from None
+            raise DPoPError(_("The DPoP proof is not a well-formed JWT.")) from None
         alg, key = self.check_header(header)
         self.check_signature(f"{header_segment}.{payload_segment}", signature_segment, alg, key)
         self.check_claims(payload, method=method, url=url, access_token=access_token)
         if not hmac.compare_digest(jwk_thumbprint(header["jwk"]), jkt):
-            raise DPoPError("The DPoP proof is signed by another key than the one the access token is bound to.")
+            raise DPoPError(_("The DPoP proof is signed by another key than the one the access token is bound to."))
         self.check_replay(payload["jti"], jkt)
         return payload
 
@@ -202,20 +204,25 @@ class DPoPVerifier:
         """Check ``typ``, ``alg`` and ``jwk``; return the algorithm and the public key."""
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() != "dpop+jwt":
-            raise DPoPError("The DPoP proof's typ must be 'dpop+jwt'.")
+            raise DPoPError(_("The DPoP proof's typ must be 'dpop+jwt'."))
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
-            raise DPoPError(f"The DPoP proof must be signed with one of: {' '.join(self.algorithms)}.")
+            raise DPoPError(
+                interpolate(
+                    _("The DPoP proof must be signed with one of: %(algorithms)s."),
+                    algorithms=" ".join(self.algorithms),
+                )
+            )
         if "crit" in header:
-            raise DPoPError("The DPoP proof's header lists critical extensions this API does not support.")
+            raise DPoPError(_("The DPoP proof's header lists critical extensions this API does not support."))
         jwk = header.get("jwk")
         if not isinstance(jwk, Mapping):
-            raise DPoPError("The DPoP proof's header has no jwk.")
+            raise DPoPError(_("The DPoP proof's header has no jwk."))
         if _PRIVATE_MEMBERS & set(jwk):
-            raise DPoPError("The DPoP proof's jwk contains a private key.")
+            raise DPoPError(_("The DPoP proof's jwk contains a private key."))
         key = parse_jwk(jwk)
         if key is None or alg not in key.algorithms:
-            raise DPoPError("The DPoP proof's jwk is not a usable public key for its alg.")
+            raise DPoPError(_("The DPoP proof's jwk is not a usable public key for its alg."))
         return alg, key.key
 
     def check_signature(self, signing_input: str, signature_segment: str, alg: str, key: Any) -> None:
@@ -226,40 +233,40 @@ class DPoPVerifier:
         except (ValueError, UnicodeEncodeError):
             valid = False
         if not valid:
-            raise DPoPError("The DPoP proof's signature is invalid.")
+            raise DPoPError(_("The DPoP proof's signature is invalid."))
 
     def check_claims(self, payload: Mapping[str, Any], *, method: str, url: str, access_token: str) -> None:
         """Check ``jti``, ``htm``, ``htu``, ``iat`` and ``ath`` against the request."""
         jti = payload.get("jti")
         if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
-            raise DPoPError("The DPoP proof needs a jti (a unique string).")
+            raise DPoPError(_("The DPoP proof needs a jti (a unique string)."))
         if payload.get("htm") != method:
-            raise DPoPError("The DPoP proof was made for another HTTP method (htm).")
+            raise DPoPError(_("The DPoP proof was made for another HTTP method (htm)."))
         htu = payload.get("htu")
         try:
             matches = isinstance(htu, str) and normalize_htu(htu) == normalize_htu(url)
         except ValueError:
             matches = False
         if not matches:
-            raise DPoPError("The DPoP proof was made for another URL (htu).")
+            raise DPoPError(_("The DPoP proof was made for another URL (htu)."))
         iat = payload.get("iat")
         if not is_number(iat):
-            raise DPoPError("The DPoP proof needs an iat (a number).")
+            raise DPoPError(_("The DPoP proof needs an iat (a number)."))
         now = self.timer()
         if iat > now + self.leeway:
-            raise DPoPError("The DPoP proof is dated in the future: check the client's clock.")
+            raise DPoPError(_("The DPoP proof is dated in the future: check the client's clock."))
         if now > iat + self.max_age + self.leeway:
-            raise DPoPError("The DPoP proof is too old: make a fresh proof for each request.")
+            raise DPoPError(_("The DPoP proof is too old: make a fresh proof for each request."))
         ath = payload.get("ath")
         if not isinstance(ath, str) or not hmac.compare_digest(ath.encode(), access_token_hash(access_token).encode()):
-            raise DPoPError("The DPoP proof's ath does not match the access token.")
+            raise DPoPError(_("The DPoP proof's ath does not match the access token."))
 
     def check_replay(self, jti: str, jkt: str) -> None:
         """Refuse a proof whose ``jti`` this key already used within the proof lifetime."""
         key = "auth0_drf:dpop:" + hashlib.sha256(f"{jkt}\x00{jti}".encode()).hexdigest()
         # A proof is acceptable from iat - leeway to iat + max_age + leeway: remember it that long.
         if not self.replay_cache.add(key, self.max_age + 2 * self.leeway + 1):
-            raise DPoPError("The DPoP proof was already used: make a fresh proof for each request.")
+            raise DPoPError(_("The DPoP proof was already used: make a fresh proof for each request."))
 
 
 def build_dpop_verifier() -> DPoPVerifier:

@@ -32,8 +32,9 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
         if not ours[0]:
             warnings.append(
                 Warning(
-                    f"{AUTH_CLASS} is not the first of REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'].",
-                    hint=(
+                    _("%(class)s is not the first of REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'].")
+                    % {"class": AUTH_CLASS},
+                    hint=_(
                         "DRF takes the WWW-Authenticate challenge of a 401 from the first class only; list ours first."
                     ),
                     id="auth0_drf.W002",
@@ -42,8 +43,9 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
     elif not _used_by_any_view():
         warnings.append(
             Warning(
-                f"{AUTH_CLASS} is not in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] and no view uses it.",
-                hint="Add it (first) to DEFAULT_AUTHENTICATION_CLASSES, or to a view's authentication_classes.",
+                _("%(class)s is not in REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'] and no view uses it.")
+                % {"class": AUTH_CLASS},
+                hint=_("Add it (first) to DEFAULT_AUTHENTICATION_CLASSES, or to a view's authentication_classes."),
                 id="auth0_drf.W001",
             )
         )
@@ -53,11 +55,14 @@ def check_rest_framework(app_configs: Any = None, **kwargs: Any) -> list[Warning
     ):
         warnings.append(
             Warning(
-                "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, "
-                "so scope failures get no insufficient_scope challenge.",
-                hint=(
-                    f"Set it to '{HANDLER}', or call auth0_drf.exceptions.add_scope_challenge() from your own handler."
+                _(
+                    "REST_FRAMEWORK['EXCEPTION_HANDLER'] is DRF's default, "
+                    "so scope failures get no insufficient_scope challenge."
                 ),
+                hint=_(
+                    "Set it to '%(handler)s', or call auth0_drf.exceptions.add_scope_challenge() from your own handler."
+                )
+                % {"handler": HANDLER},
                 id="auth0_drf.W003",
             )
         )

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
+
 #: The RFC 6750 error (and our code) of a valid token that lacks what an endpoint requires.
 INSUFFICIENT_SCOPE = "insufficient_scope"
 
@@ -22,17 +25,36 @@ def audience_advice(audiences: Sequence[str] = (), verb: str = "request the toke
 
     Auth0 issues a token for this API only when it is requested with the API's identifier as
     ``audience``; without one it issues an opaque or encrypted token, or one for ``/userinfo``.
-    ``verb`` fits the advice into its sentence (``"requested"``, ``"Request the token"``).
+    ``verb`` fits the advice into its sentence (``"requested"``, ``"Request the token"``); those
+    two and the default are translated, another verb is kept as given.
     """
-    return f"{verb} with audience={audiences[0] if audiences else API_IDENTIFIER}"
+    audience = audiences[0] if audiences else API_IDENTIFIER
+    template = _ADVICE.get(verb)
+    if template is None:
+        return f"{verb} with audience={audience}"
+    return interpolate(template, audience=audience)
+
+
+# The advice for each verb the library uses, as whole phrases so translators can word them.
+_ADVICE = {
+    "request the token": _("request the token with audience=%(audience)s"),
+    "requested": _("requested with audience=%(audience)s"),
+    "Request the token": _("Request the token with audience=%(audience)s"),
+}
 
 
 #: Why a token may be opaque or encrypted, and what to do about it.
-NO_AUDIENCE_HINT = f"Auth0 issues an opaque or encrypted token when no audience is requested: {audience_advice()}."
+NO_AUDIENCE_HINT = interpolate(
+    _("Auth0 issues an opaque or encrypted token when no audience is requested: %(advice)s."),
+    advice=audience_advice(),
+)
 #: The message for a JWE (five segments, or an ``enc`` header).
-JWE_MESSAGE = (
-    "The access token is encrypted (a JWE with 5 parts), which is what Auth0 issues when no "
-    f"audience is requested: {audience_advice()}."
+JWE_MESSAGE = interpolate(
+    _(
+        "The access token is encrypted (a JWE with 5 parts), which is what Auth0 issues when no "
+        "audience is requested: %(advice)s."
+    ),
+    advice=audience_advice(),
 )
 
 
@@ -40,7 +62,7 @@ class Auth0Error(Exception):
     """Base class of every error auth0_drf raises."""
 
     code: str = "error"
-    message: str = "The request could not be authenticated."
+    message: str = _("The request could not be authenticated.")
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
         self.message = message or self.message
@@ -53,7 +75,7 @@ class TokenError(Auth0Error):
 
     error = "invalid_token"
     code = "invalid_token"
-    message = "The access token is invalid."
+    message = _("The access token is invalid.")
 
 
 class InvalidAuthorizationHeader(TokenError):
@@ -61,49 +83,49 @@ class InvalidAuthorizationHeader(TokenError):
 
     error = "invalid_request"
     code = "invalid_request"
-    message = "Malformed Authorization header: send exactly 'Authorization: Bearer <access token>'."
+    message = _("Malformed Authorization header: send exactly 'Authorization: Bearer <access token>'.")
 
 
 class TokenTooLarge(TokenError):
     """The token exceeds ``MAX_TOKEN_LENGTH`` and was not decoded."""
 
     code = "token_too_large"
-    message = "The access token is too large to be accepted."
+    message = _("The access token is too large to be accepted.")
 
 
 class NotAJWT(TokenError):
     """The token is not a signed JWT (compact JWS): opaque, encrypted (JWE) or garbage."""
 
     code = "not_a_jwt"
-    message = f"The access token is not a signed JWT. {NO_AUDIENCE_HINT}"
+    message = interpolate(_("The access token is not a signed JWT. %(hint)s"), hint=NO_AUDIENCE_HINT)
 
 
 class InvalidHeader(TokenError):
     """The JOSE header asks for something we do not support (crit, b64, zip, nested JWTs...)."""
 
     code = "invalid_header"
-    message = "The access token's header is invalid or uses an unsupported feature."
+    message = _("The access token's header is invalid or uses an unsupported feature.")
 
 
 class WrongTokenType(TokenError):
     """The header's ``typ`` says the token is not an access token."""
 
     code = "invalid_token_type"
-    message = "The token's typ says it is not an access token: send the access token."
+    message = _("The token's typ says it is not an access token: send the access token.")
 
 
 class UnsupportedAlgorithm(TokenError):
     """The token's ``alg`` is not one of the configured ``ALGORITHMS``."""
 
     code = "unsupported_algorithm"
-    message = "The access token is signed with an algorithm this API does not accept."
+    message = _("The access token is signed with an algorithm this API does not accept.")
 
 
 class UnknownKey(TokenError):
     """No signing key in the issuer's JWKS matches the token's ``kid`` and ``alg``."""
 
     code = "unknown_key"
-    message = (
+    message = _(
         "The access token was signed by a key this API does not know: it is not from the "
         "configured issuer, or the key has been revoked."
     )
@@ -113,7 +135,7 @@ class InvalidSignature(TokenError):
     """The signature does not verify with the issuer's key."""
 
     code = "invalid_signature"
-    message = "The access token's signature is invalid."
+    message = _("The access token's signature is invalid.")
 
 
 class ClaimError(TokenError):
@@ -123,7 +145,9 @@ class ClaimError(TokenError):
 
     def __init__(self, message: str | None = None, *, claim: str, **data: Any) -> None:
         self.claim = claim
-        super().__init__(message or f"The access token's '{claim}' claim is invalid.", **data)
+        super().__init__(
+            message or interpolate(_("The access token's '%(claim)s' claim is invalid."), claim=claim), **data
+        )
 
 
 class MissingClaim(ClaimError):
@@ -132,7 +156,9 @@ class MissingClaim(ClaimError):
     code = "missing_claim"
 
     def __init__(self, message: str | None = None, *, claim: str, **data: Any) -> None:
-        super().__init__(message or f"The access token has no '{claim}' claim.", claim=claim, **data)
+        super().__init__(
+            message or interpolate(_("The access token has no '%(claim)s' claim."), claim=claim), claim=claim, **data
+        )
 
 
 class InvalidClaim(ClaimError):
@@ -145,7 +171,7 @@ class TokenExpired(ClaimError):
     code = "token_expired"
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(message or "The access token has expired: get a new one from Auth0.", claim="exp", **data)
+        super().__init__(message or _("The access token has expired: get a new one from Auth0."), claim="exp", **data)
 
 
 class TokenNotYetValid(ClaimError):
@@ -155,7 +181,7 @@ class TokenNotYetValid(ClaimError):
 
     def __init__(self, message: str | None = None, *, claim: str = "nbf", **data: Any) -> None:
         super().__init__(
-            message or "The access token is not valid yet: check the clocks of the issuer and this server.",
+            message or _("The access token is not valid yet: check the clocks of the issuer and this server."),
             claim=claim,
             **data,
         )
@@ -167,11 +193,11 @@ class TokenTooOld(ClaimError):
     code = "token_too_old"
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
-        super().__init__(message or "The access token was issued too long ago: get a new one.", claim="iat", **data)
+        super().__init__(message or _("The access token was issued too long ago: get a new one."), claim="iat", **data)
 
 
 #: The message of ``TokenExpired`` for a token of the development issuer: it is minted, not fetched.
-DEV_TOKEN_EXPIRED = "The access token has expired: mint a new one (manage.py auth0_mint)."
+DEV_TOKEN_EXPIRED = _("The access token has expired: mint a new one (manage.py auth0_mint).")
 
 
 def trusted_issuers_text(issuers: Sequence[str], most: int = 3) -> str:
@@ -179,8 +205,10 @@ def trusted_issuers_text(issuers: Sequence[str], most: int = 3) -> str:
 
     Issuers are configuration, not secrets: naming them tells a client which token this API wants.
     """
-    shown = ", ".join(issuers[:most]) or "none"
-    return shown + (f" and {len(issuers) - most} more" if len(issuers) > most else "")
+    shown = ", ".join(issuers[:most]) or _("none")
+    if len(issuers) > most:
+        return interpolate(_("%(issuers)s and %(count)s more"), issuers=shown, count=len(issuers) - most)
+    return shown
 
 
 class InvalidIssuer(ClaimError):
@@ -191,9 +219,11 @@ class InvalidIssuer(ClaimError):
     def __init__(self, message: str | None = None, **data: Any) -> None:
         super().__init__(
             message
-            or "The access token was issued by an issuer this API does not trust. Check that the "
-            "token comes from the configured Auth0 domain (a custom domain and the tenant's "
-            "*.auth0.com domain are different issuers).",
+            or _(
+                "The access token was issued by an issuer this API does not trust. Check that the "
+                "token comes from the configured Auth0 domain (a custom domain and the tenant's "
+                "*.auth0.com domain are different issuers)."
+            ),
             claim="iss",
             **data,
         )
@@ -206,7 +236,8 @@ class InvalidAudience(ClaimError):
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
         super().__init__(
-            message or f"The access token is not meant for this API: {audience_advice()}.",
+            message
+            or interpolate(_("The access token is not meant for this API: %(advice)s."), advice=audience_advice()),
             claim="aud",
             **data,
         )
@@ -220,8 +251,13 @@ class IDTokenNotAccepted(ClaimError):
     def __init__(self, message: str | None = None, **data: Any) -> None:
         super().__init__(
             message
-            or "This is an ID token. APIs accept access tokens only: send the access token "
-            f"({audience_advice(verb='requested')}), not the ID token.",
+            or interpolate(
+                _(
+                    "This is an ID token. APIs accept access tokens only: send the access token (%(advice)s), "
+                    "not the ID token."
+                ),
+                advice=audience_advice(verb="requested"),
+            ),
             claim="aud",
             **data,
         )
@@ -231,14 +267,14 @@ class UserRejected(TokenError):
     """The token is valid but its subject may not use this API (inactive or unknown user)."""
 
     code = "user_inactive"
-    message = "The user of this access token is inactive."
+    message = _("The user of this access token is inactive.")
 
 
 class UnknownSubject(UserRejected):
     """The token's subject has no user here and ``CREATE_USERS`` is off."""
 
     code = "unknown_subject"
-    message = "The user of this access token is not registered with this API."
+    message = _("The user of this access token is not registered with this API.")
 
 
 class TokenRevoked(TokenError):
@@ -257,7 +293,7 @@ class DPoPError(TokenError):
 
     error = "invalid_dpop_proof"
     code = "invalid_dpop_proof"
-    message = "The DPoP proof is missing or invalid."
+    message = _("The DPoP proof is missing or invalid.")
     #: The scheme whose challenge carries this error (when the API offers it).
     challenge = "DPoP"
 
@@ -266,7 +302,7 @@ class DPoPRequired(TokenError):
     """A bearer token was sent where a DPoP-bound one is required (``DPOP = "required"``)."""
 
     code = "dpop_required"
-    message = "This API accepts only DPoP-bound access tokens: send 'Authorization: DPoP <token>' with a DPoP proof."
+    message = _("This API accepts only DPoP-bound access tokens: send 'Authorization: DPoP <token>' with a DPoP proof.")
     challenge = "DPoP"
 
 
@@ -274,14 +310,14 @@ class UnsupportedTokenBinding(TokenError):
     """The token is bound (``cnf``) to a key or certificate whose possession this API cannot check."""
 
     code = "unsupported_token_binding"
-    message = "This access token is bound to a client certificate or key this API cannot check."
+    message = _("This access token is bound to a client certificate or key this API cannot check.")
 
 
 class DPoPBindingError(TokenError):
     """The token's key binding does not fit the scheme: a bound token sent as Bearer, or the reverse."""
 
     code = "dpop_binding_mismatch"
-    message = "This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof."
+    message = _("This access token is bound to a DPoP key: send it as 'Authorization: DPoP <token>' with a DPoP proof.")
     challenge = "DPoP"
 
 
@@ -295,14 +331,16 @@ class ClaimRuleFailed(Auth0Error):
 
     def __init__(self, message: str | None = None, *, rule: str, **data: Any) -> None:
         self.rule = rule
-        super().__init__(message or f"The access token does not satisfy the rule {rule}.", **data)
+        super().__init__(
+            message or interpolate(_("The access token does not satisfy the rule %(rule)s."), rule=rule), **data
+        )
 
 
 class KeysUnavailable(Auth0Error):
     """No signing keys could be obtained from the issuer; the token could not be checked."""
 
     code = "jwks_unavailable"
-    message = (
+    message = _(
         "The API cannot verify access tokens right now because the issuer's signing keys are "
         "unavailable. Try again shortly."
     )
@@ -312,7 +350,7 @@ class ReplayCacheUnavailable(KeysUnavailable):
     """The DPoP replay cache (``DPOP_REPLAY_CACHE``) failed, so a proof could not be checked: 503."""
 
     code = "dpop_replay_cache_unavailable"
-    message = "The API cannot check DPoP proofs right now. Try again shortly."
+    message = _("The API cannot check DPoP proofs right now. Try again shortly.")
 
 
 class DatabaseUnavailable(KeysUnavailable):
@@ -323,7 +361,7 @@ class DatabaseUnavailable(KeysUnavailable):
     """
 
     code = "database_unavailable"
-    message = "The API cannot look up the user of this access token right now. Try again shortly."
+    message = _("The API cannot look up the user of this access token right now. Try again shortly.")
     #: Seconds for the 503's ``Retry-After``.
     retry_after = 30
 
@@ -336,7 +374,7 @@ class UsernameUnavailable(KeysUnavailable):
     """
 
     code = "username_unavailable"
-    message = "The API could not create an account for the user of this access token. Try again shortly."
+    message = _("The API could not create an account for the user of this access token. Try again shortly.")
     retry_after = 30
 
 
@@ -349,7 +387,7 @@ class AudienceNotConfigured(KeysUnavailable):
     """
 
     code = "audience_not_configured"
-    message = (
+    message = _(
         "The API cannot check access tokens: its configuration names no audience (AUTH0_DRF['AUDIENCE']). "
         "The token was not examined."
     )

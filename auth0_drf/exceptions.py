@@ -50,6 +50,8 @@ from .errors import (
     UserRejected,
     WrongTokenType,
 )
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 from .rejectcounts import count_rejection
 from .rejections import log_rejection, verified_context
 
@@ -153,7 +155,9 @@ class ClaimRuleDenied(drf_exceptions.PermissionDenied):
 def rule_failure_body(rules: list[str]) -> dict[str, Any]:
     """Return the JSON body of a 403 caused by failed claim rules (described by configuration only)."""
     return {
-        "detail": f"The access token does not satisfy this API's rules: {'; '.join(rules)}.",
+        "detail": interpolate(
+            _("The access token does not satisfy this API's rules: %(rules)s."), rules="; ".join(rules)
+        ),
         "code": ClaimRuleFailed.code,
         "rules": rules,
     }
@@ -198,8 +202,9 @@ def add_scope_challenge(response: Response, exc: Exception, context: dict[str, A
     response["WWW-Authenticate"] = insufficient_scope_challenge(auth0_settings.REALM, missing, scheme)
     if isinstance(response.data, dict) and "missing_scopes" not in response.data:
         response.data = {
-            "detail": (
-                f"The access token lacks the scopes this endpoint requires (it has none of: {' '.join(missing)})."
+            "detail": interpolate(
+                _("The access token lacks the scopes this endpoint requires (it has none of: %(scopes)s)."),
+                scopes=" ".join(missing),
             ),
             "code": INSUFFICIENT_SCOPE,
             "missing_scopes": list(missing),

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any, TypeGuard
 
 from .errors import NO_AUDIENCE_HINT, NotAJWT
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 
 #: The latest NumericDate accepted (9999-12-31T23:59:59Z): a later one is never meant seriously,
 #: and could not be a datetime (``Claims.expires_at``) or even a float (``10**400``).
@@ -157,7 +159,13 @@ def decode_segment(segment: str, what: str) -> dict[str, Any]:
     """
     raw = b64url_decode(segment)
     if raw is None:
-        raise NotAJWT(f"The access token is not a signed JWT (its {what} is not base64url). {NO_AUDIENCE_HINT}")
+        raise NotAJWT(
+            interpolate(
+                _("The access token is not a signed JWT (its %(segment)s is not base64url). %(hint)s"),
+                segment=what,
+                hint=NO_AUDIENCE_HINT,
+            )
+        )
     try:
         text = raw.decode("utf-8")
         value = _json_object(text)

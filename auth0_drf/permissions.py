@@ -22,6 +22,8 @@ from rest_framework.request import Request
 from .challenges import request_state
 from .claims import Claims
 from .errors import INSUFFICIENT_SCOPE
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 
 logger = logging.getLogger("auth0_drf")
 
@@ -75,7 +77,7 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
     #: True: any one of the scopes suffices; False: all are required.
     any_of = False
     code = INSUFFICIENT_SCOPE
-    message: Any = "The access token lacks the scopes this endpoint requires."
+    message: Any = _("The access token lacks the scopes this endpoint requires.")
 
     def get_required_scopes(self, request: Request, view: Any) -> Sequence[str] | None:
         return self.scopes
@@ -89,7 +91,7 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
             self.refuse_empty_requirement(view)
         if required is None:
             self.message = {
-                "detail": "This endpoint declares no scopes for this action, so access is denied.",
+                "detail": _("This endpoint declares no scopes for this action, so access is denied."),
                 "code": "insufficient_scope",
             }
             return False
@@ -98,9 +100,13 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
         granted = claims.granted
         missing = [scope for scope in required if scope not in granted]
         request_state(request).add_missing_scopes(missing)
-        wording = "one of" if self.any_of else "all of"
+        # Two whole sentences rather than one with a translated "one of"/"all of" in it.
+        if self.any_of:
+            detail = _("The access token lacks required scopes; it needs one of: %(scopes)s.")
+        else:
+            detail = _("The access token lacks required scopes; it needs all of: %(scopes)s.")
         self.message = {
-            "detail": f"The access token lacks required scopes; it needs {wording}: {' '.join(required)}.",
+            "detail": interpolate(detail, scopes=" ".join(required)),
             "code": INSUFFICIENT_SCOPE,
             "missing_scopes": missing,
         }
@@ -122,7 +128,7 @@ class ScopePermission(BasePermission, metaclass=BoundPermissionMetaclass):
         )
         raise PermissionDenied(
             {
-                "detail": "This endpoint declares no scopes for this action, so access is denied.",
+                "detail": _("This endpoint declares no scopes for this action, so access is denied."),
                 "code": INSUFFICIENT_SCOPE,
             },
             code=INSUFFICIENT_SCOPE,

@@ -14,6 +14,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from .errors import MissingClaim, WrongTokenType
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 
 #: Claims only an OpenID Connect ID token carries (OIDC Core sections 2 and 3.1.3.6).
 ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
@@ -49,13 +51,17 @@ class TokenProfile:
                 raise WrongTokenType()
         elif self.requires_typ:
             accepted = " or ".join(repr(kind) for kind in sorted(self.token_types))
-            raise WrongTokenType(f"{self.title} must have typ {accepted}.")
+            raise WrongTokenType(
+                interpolate(_("%(title)s must have typ %(accepted)s."), title=self.title, accepted=accepted)
+            )
 
     def check_required_claims(self, payload: Mapping[str, Any]) -> None:
         """Raise ``MissingClaim`` for the first required claim the payload lacks."""
         for name in self.required_claims:
             if name not in payload:
-                raise MissingClaim(f"{self.title} must have a '{name}' claim.", claim=name)
+                raise MissingClaim(
+                    interpolate(_("%(title)s must have a '%(claim)s' claim."), title=self.title, claim=name), claim=name
+                )
 
     def looks_like_id_token(self, payload: Mapping[str, Any]) -> bool:
         """Return whether a token with the wrong audience has the marks of an OIDC ID token."""
@@ -79,10 +85,10 @@ class TokenProfile:
 PROFILES: Mapping[str, TokenProfile] = MappingProxyType(
     {
         # Auth0's default access tokens (typ JWT) and RFC 9068 ones alike.
-        "any": TokenProfile("any", "Access tokens", frozenset({"jwt", "at+jwt"})),
+        "any": TokenProfile("any", _("Access tokens"), frozenset({"jwt", "at+jwt"})),
         "rfc9068": TokenProfile(
             "rfc9068",
-            "RFC 9068 access tokens",
+            _("RFC 9068 access tokens"),
             frozenset({"at+jwt"}),
             requires_typ=True,
             required_claims=("client_id", "jti", "iat"),

@@ -37,6 +37,7 @@ from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
 from .errors import ClaimRuleFailed, TokenError
 from .exceptions import reject
+from .i18n import gettext_lazy as _
 from .jose import is_number
 from .permissions import BoundPermissionMetaclass, token_claims
 from .validators import check_token_age
@@ -55,7 +56,7 @@ class ClaimRule(BasePermission, metaclass=BoundPermissionMetaclass):
     #: How the rule is named in 403 bodies and logs.
     description: str = "claim rule"
     code = ClaimRuleFailed.code
-    message: Any = "The access token does not satisfy a rule of this API."
+    message: Any = _("The access token does not satisfy a rule of this API.")
 
     @classmethod
     def bind(cls, *args: Any, **kwargs: Any) -> Any:

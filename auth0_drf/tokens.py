@@ -45,6 +45,8 @@ from .errors import (
     UnsupportedAlgorithm,
     trusted_issuers_text,
 )
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 from .jose import b64url_decode, b64url_encode, decode_segment
 from .jwks import JWKSCache
 from .keys import SUPPORTED_ALGORITHMS, KeySet
@@ -183,7 +185,7 @@ class TokenVerifier:
         deadline = jwks.lookup_deadline()
         key = jwks.get_signing_key(header.get("kid"), alg, deadline=deadline)
         if not signature_segment:
-            raise InvalidSignature("The access token is not signed.")
+            raise InvalidSignature(_("The access token is not signed."))
         signature = b64url_decode(signature_segment)
         if signature is None:
             raise InvalidSignature()
@@ -233,22 +235,27 @@ class TokenVerifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise UnsupportedAlgorithm(
-                "The access token is signed with an algorithm this API does not accept "
-                f"(accepted: {', '.join(self.algorithms) or 'none configured'})."
+                interpolate(
+                    _(
+                        "The access token is signed with an algorithm this API does not accept "
+                        "(accepted: %(accepted)s)."
+                    ),
+                    accepted=", ".join(self.algorithms) or _("none configured"),
+                )
             )
         if "crit" in header:
             # We implement no JWS extensions, so any critical one must be refused (RFC 7515 4.1.11).
-            raise InvalidHeader("The access token's header lists critical extensions this API does not support.")
+            raise InvalidHeader(_("The access token's header lists critical extensions this API does not support."))
         if "b64" in header or "zip" in header:
-            raise InvalidHeader("The access token's header uses an unsupported JWS option (b64 or zip).")
+            raise InvalidHeader(_("The access token's header uses an unsupported JWS option (b64 or zip)."))
         if "cty" in header and (not isinstance(cty := header["cty"], str) or cty.lower() in ("jwt", "application/jwt")):
-            raise InvalidHeader("Nested JWTs are not accepted as access tokens.")
+            raise InvalidHeader(_("Nested JWTs are not accepted as access tokens."))
         self.profile.check_token_type(header)
         if "kid" not in header:
             if self.require_kid:
-                raise UnknownKey("The access token's header has no kid.")
+                raise UnknownKey(_("The access token's header has no kid."))
         elif not isinstance(kid := header["kid"], str) or not kid or len(kid) > MAX_KID_LENGTH:
-            raise InvalidHeader("The access token's kid is not a valid key id.")
+            raise InvalidHeader(_("The access token's kid is not a valid key id."))
         return alg
 
     def select_issuer(self, payload: Mapping[str, Any]) -> IssuerConfig:
@@ -264,18 +271,25 @@ class TokenVerifier:
     def untrusted_issuer_message(self) -> str:
         """Return the message of ``invalid_issuer``: the issuers this API trusts (configuration, not the token's)."""
         trusted = trusted_issuers_text(list(self.issuers))
-        text = f"The access token was issued by an issuer this API does not trust; it trusts {trusted}"
         development = self.development_issuer
         if development is not None and development in self.issuers:
             # Tokens carry the address their issuer runs at: a server on another port (PORT=8001
             # bash bin/demo) and tokens minted without its settings disagree.
-            return (
-                f"{text}, its local development issuer. Mint the token with the server's settings: manage.py "
-                f"auth0_mint signs for AUTH0_DRF['ISSUER'] (in the demo, set AUTH0_DEV_ISSUER_URL={development})."
+            return interpolate(
+                _(
+                    "The access token was issued by an issuer this API does not trust; it trusts %(trusted)s, "
+                    "its local development issuer. Mint the token with the server's settings: manage.py "
+                    "auth0_mint signs for AUTH0_DRF['ISSUER'] (in the demo, set AUTH0_DEV_ISSUER_URL=%(development)s)."
+                ),
+                trusted=trusted,
+                development=development,
             )
-        return (
-            f"{text}. iss must be exactly one of these (a custom domain and the tenant's *.auth0.com domain are "
-            "different issuers)."
+        return interpolate(
+            _(
+                "The access token was issued by an issuer this API does not trust; it trusts %(trusted)s. iss must "
+                "be exactly one of these (a custom domain and the tenant's *.auth0.com domain are different issuers)."
+            ),
+            trusted=trusted,
         )
 
     def claim_context(self, config: IssuerConfig, now: float | None = None) -> ClaimContext:

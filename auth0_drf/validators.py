@@ -29,6 +29,8 @@ from .errors import (
     TokenTooOld,
     audience_advice,
 )
+from .i18n import gettext_lazy as _
+from .i18n import interpolate
 from .jose import is_number
 from .profiles import TokenProfile
 
@@ -64,7 +66,9 @@ ClaimValidator = Callable[[Mapping[str, Any], ClaimContext], None]
 
 def not_a_number(claim: str) -> InvalidClaim:
     """Return the error for a time claim that is present but not a NumericDate (``null`` included)."""
-    return InvalidClaim(f"The access token's '{claim}' claim is not a number.", claim=claim)
+    return InvalidClaim(
+        interpolate(_("The access token's '%(claim)s' claim is not a number."), claim=claim), claim=claim
+    )
 
 
 def string_list(value: Any) -> bool:
@@ -140,21 +144,31 @@ def validate_audience(payload: Mapping[str, Any], context: ClaimContext) -> None
     elif string_list(aud) and aud:
         audiences = aud
     else:
-        raise InvalidClaim("The access token's 'aud' claim is not a string or a list of strings.", claim="aud")
+        raise InvalidClaim(_("The access token's 'aud' claim is not a string or a list of strings."), claim="aud")
     accepted = context.issuer.audiences
     for audience in audiences:
         if audience in accepted:
             return
     if context.profile.looks_like_id_token(payload):
         raise IDTokenNotAccepted(
-            "This is an ID token. APIs accept access tokens only: send the access token, "
-            f"{audience_advice(accepted, 'requested')}, not the ID token."
+            interpolate(
+                _(
+                    "This is an ID token. APIs accept access tokens only: send the access token, %(advice)s, "
+                    "not the ID token."
+                ),
+                advice=audience_advice(accepted, "requested"),
+            )
         )
     if all(audience.endswith("/userinfo") for audience in audiences):
         raise InvalidAudience(
-            f"The access token is only meant for Auth0's /userinfo endpoint: {audience_advice(accepted)}."
+            interpolate(
+                _("The access token is only meant for Auth0's /userinfo endpoint: %(advice)s."),
+                advice=audience_advice(accepted),
+            )
         )
-    raise InvalidAudience(f"The access token is not meant for this API: {audience_advice(accepted)}.")
+    raise InvalidAudience(
+        interpolate(_("The access token is not meant for this API: %(advice)s."), advice=audience_advice(accepted))
+    )
 
 
 def validate_subject(payload: Mapping[str, Any], context: ClaimContext) -> None:
@@ -163,20 +177,22 @@ def validate_subject(payload: Mapping[str, Any], context: ClaimContext) -> None:
     if sub is None:
         raise MissingClaim(claim="sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or _CONTROL_CHARS.search(sub):
-        raise InvalidClaim("The access token's 'sub' claim is not a valid subject.", claim="sub")
+        raise InvalidClaim(_("The access token's 'sub' claim is not a valid subject."), claim="sub")
 
 
 def validate_claim_types(payload: Mapping[str, Any], context: ClaimContext | None = None) -> None:
     """Reject scope-bearing and client claims of the wrong JSON type."""
     if "scope" in payload and not isinstance(payload["scope"], str):
-        raise InvalidClaim("The access token's 'scope' claim must be a space-delimited string.", claim="scope")
+        raise InvalidClaim(_("The access token's 'scope' claim must be a space-delimited string."), claim="scope")
     if "permissions" in payload and not string_list(payload["permissions"]):
-        raise InvalidClaim("The access token's 'permissions' claim must be a list of strings.", claim="permissions")
+        raise InvalidClaim(_("The access token's 'permissions' claim must be a list of strings."), claim="permissions")
     if "scp" in payload and not (string_list(payload["scp"]) or isinstance(payload["scp"], str)):
-        raise InvalidClaim("The access token's 'scp' claim must be a list of strings.", claim="scp")
+        raise InvalidClaim(_("The access token's 'scp' claim must be a list of strings."), claim="scp")
     for name in ("azp", "client_id", "gty", "jti"):
         if name in payload and not isinstance(payload[name], str):
-            raise InvalidClaim(f"The access token's '{name}' claim must be a string.", claim=name)
+            raise InvalidClaim(
+                interpolate(_("The access token's '%(claim)s' claim must be a string."), claim=name), claim=name
+            )
 
 
 def validate_profile_claims(payload: Mapping[str, Any], context: ClaimContext) -> None:

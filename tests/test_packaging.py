@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,21 @@ def test_the_version_is_written_once_in_the_package():
 
 def test_the_pytest_plugin_has_an_extra_with_what_it_needs():
     assert {re.split(r"[<>=]", r)[0] for r in PROJECT["optional-dependencies"]["test"]} == {"pytest", "pytest-django"}
+
+
+def test_the_catalogues_of_every_shipped_language_are_package_data():
+    # bin/release-check builds the sdist and the wheel and looks for them there; this is the quick check.
+    script = (ROOT / "bin" / "translations").read_text(encoding="utf-8")
+    languages = re.search(r"^LANGUAGES=\(([^)]*)\)", script, re.M).group(1).split()
+    assert languages == ["de", "fr", "es", "pt_BR", "ja"]
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["auth0_drf"]
+    for language in languages:
+        for name in ("django.po", "django.mo"):
+            path = f"locale/{language}/LC_MESSAGES/{name}"
+            assert (ROOT / "auth0_drf" / path).is_file(), path
+            assert any(fnmatch(path, pattern) for pattern in patterns), path
+    manifest = (ROOT / "MANIFEST.in").read_text(encoding="utf-8")
+    assert not re.search(r"^(prune|exclude|recursive-exclude|global-exclude)\b.*(locale|\.mo\b)", manifest, re.M)
 
 
 def in_order(versions: set[str]) -> str:

@@ -460,6 +460,22 @@ def test_messages_read_write_archive(demo, provider):
     assert demo.request("DELETE", f"/api/messages/{pk}/", writer).status_code == 204
 
 
+def test_a_german_client_reads_german_errors_with_the_english_challenge(demo, provider):
+    # The demo has LocaleMiddleware: the body follows Accept-Language, the header stays ASCII English.
+    token = provider.access_token(sub="e2e|german", exp=int(time.time()) - 3600)
+    english = demo.get("/api/private", token, headers={"Accept-Language": "en"})
+    german = demo.get("/api/private", token, headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert english.status_code == german.status_code == 401
+    assert english.json()["detail"] == "The access token has expired: get a new one from Auth0."
+    assert german.json() == {
+        "detail": "Das Zugriffstoken ist abgelaufen: Holen Sie sich ein neues von Auth0.",
+        "code": "token_expired",
+    }
+    assert german.headers["Content-Language"] == "de"
+    assert german.headers["WWW-Authenticate"] == english.headers["WWW-Authenticate"]
+    assert german.headers["WWW-Authenticate"].isascii()
+
+
 def test_no_request_ever_got_a_500_and_no_token_text_was_logged(demo):
     log = demo.log()
     assert "Internal Server Error" not in log and "Traceback" not in log
