@@ -285,7 +285,7 @@ class TokenRevoked(TokenError):
     """
 
     code = "token_revoked"
-    message = "This access token has been revoked: sign in again to get a new one."
+    message = _("This access token has been revoked: sign in again to get a new one.")
 
 
 class DPoPError(TokenError):
