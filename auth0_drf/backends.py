@@ -23,7 +23,7 @@ from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
-from .usersync import apply_to_token_user, get_plan, log_sync_failure, sync_user
+from .usersync import SyncPlan, apply_to_token_user, get_plan, log_sync_failure, sync_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -171,7 +171,7 @@ class Auth0UserBackend:
         """
         if auth0_settings.STATELESS_USERS or (claims.is_machine and auth0_settings.MACHINE_USERS == "stateless"):
             token_user = TokenUser(claims)
-            apply_to_token_user(token_user, claims)
+            apply_to_token_user(token_user, claims, self.sync_plan())
             return token_user
         identity = user_cache.get((claims.iss, claims.sub))
         if identity is None:
@@ -189,13 +189,17 @@ class Auth0UserBackend:
                 raise unavailable from None
         if not self.user_can_authenticate(identity.user):
             raise UserRejected()
-        plan = get_plan()
+        plan = self.sync_plan()
         if plan.enabled:
             # USER_FIELDS, USER_FLAGS, GROUPS_CLAIM: compared in memory; written only on a change.
-            fingerprint = plan.fingerprint(claims)
-            if fingerprint != identity.synced_fingerprint:
+            fingerprint = plan.stale(identity, claims)
+            if fingerprint is not None:
                 identity = self.sync_identity(identity, claims, fingerprint)
         return identity.user
+
+    def sync_plan(self) -> SyncPlan:
+        """Return the claims-to-user mapping (``USER_FIELDS``, ``USER_FLAGS``, ``GROUPS_CLAIM``) to keep users in."""
+        return get_plan()
 
     def sync_identity(self, identity: Auth0Identity, claims: Claims, fingerprint: str) -> Auth0Identity:
         """Write the mapped claims into the user (``usersync.sync_user``) and cache the identity as written.
@@ -207,7 +211,7 @@ class Auth0UserBackend:
         retries = 0
         while True:
             try:
-                synced = sync_user(identity, claims, fingerprint)
+                synced = sync_user(identity, claims, fingerprint, self.sync_plan())
                 break
             except DatabaseError as exc:
                 # Concurrent first requests on SQLite: the sync's read-then-write meets another writer.

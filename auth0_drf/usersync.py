@@ -86,10 +86,12 @@ class SyncPlan:
         user_flags: Mapping[str, Sequence[str]],
         groups_claim: str | None,
         namespace: str = "",
+        mirror_groups: bool = False,
     ) -> None:
         self.fields = tuple(user_fields.items())
         self.flags = tuple((name, rule[0], rule[1]) for name, rule in user_flags.items())
         self.groups_claim = groups_claim or None
+        self.mirror_groups = mirror_groups
         self.namespace = namespace
         self.enabled = bool(self.fields or self.flags or self.groups_claim)
         names = {claim for _, claim in self.fields} | {claim for _, claim, _ in self.flags}
@@ -109,11 +111,35 @@ class SyncPlan:
                 return value
         return claims.get(name)
 
-    def fingerprint(self, claims: Mapping[str, Any]) -> str:
-        """Return the SHA-256 (hex) of the mapping and the values of the claims it reads."""
-        values = [self.claim(claims, name) for name in self.claim_names]
+    def values(self, claims: Mapping[str, Any]) -> list[Any]:
+        """Return the values of the claims the mapping reads, in ``claim_names`` order."""
+        return [self.claim(claims, name) for name in self.claim_names]
+
+    def digest(self, values: list[Any]) -> str:
+        """Return the SHA-256 (hex) of the mapping and ``values``: the fingerprint an identity keeps."""
         text = self._spec + json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def fingerprint(self, claims: Mapping[str, Any]) -> str:
+        """Return the fingerprint of ``claims``: the digest of the mapping and the values it reads."""
+        return self.digest(self.values(claims))
+
+    def stale(self, identity: Auth0Identity, claims: Mapping[str, Any]) -> str | None:
+        """Return the fingerprint to write when ``identity`` is not in sync with ``claims``, else None.
+
+        The steady state is a comparison of a few values in memory: once an identity's fingerprint
+        is known to match, the values it stands for are kept on the (cached) identity object, and
+        later requests compare those instead of digesting again.
+        """
+        values = self.values(claims)
+        memo = identity.__dict__.get(_MEMO)
+        if memo is not None and memo[0] is self and memo[1] == values:
+            return None
+        fingerprint = self.digest(values)
+        if fingerprint == identity.synced_fingerprint:
+            remember_values(identity, self, values)
+            return None
+        return fingerprint
 
     def mapped(self, claims: Mapping[str, Any], fingerprint: str | None = None) -> Mapped:
         """Return the values the claims map to, fitted to the user model (remembered by fingerprint)."""
@@ -145,6 +171,13 @@ class SyncPlan:
 
 
 _UNFIT = object()
+#: Where an identity object keeps the plan and the claim values its fingerprint stands for.
+_MEMO = "_auth0_drf_synced_values"
+
+
+def remember_values(identity: Auth0Identity, plan: SyncPlan, values: list[Any]) -> None:
+    """Note on ``identity`` (in memory only) that it is in sync with ``values`` under ``plan``."""
+    identity.__dict__[_MEMO] = (plan, values)
 
 
 def fit_value(name: str, claim: str, value: Any) -> Any:
@@ -200,6 +233,7 @@ def load_plan() -> SyncPlan:
         auth0_settings.USER_FLAGS or {},
         auth0_settings.GROUPS_CLAIM,
         auth0_settings.CLAIMS_NAMESPACE or "",
+        bool(auth0_settings.MIRROR_GROUPS),
     )
 
 
@@ -207,9 +241,9 @@ def load_plan() -> SyncPlan:
 get_plan = BuiltFromSettings(load_plan).get
 
 
-def apply_to_token_user(user: Any, claims: Claims) -> None:
+def apply_to_token_user(user: Any, claims: Claims, plan: SyncPlan | None = None) -> None:
     """Set the mapped fields and flags on a user that has no database row (``TokenUser``), and ``group_names``."""
-    plan = get_plan()
+    plan = plan or get_plan()
     if not plan.enabled:
         return
     mapped = plan.mapped(claims)
@@ -221,17 +255,20 @@ def apply_to_token_user(user: Any, claims: Claims) -> None:
         user.group_names = frozenset(mapped.groups)
 
 
-def sync_user(identity: Auth0Identity, claims: Claims, fingerprint: str) -> Auth0Identity:
+def sync_user(identity: Auth0Identity, claims: Claims, fingerprint: str, plan: SyncPlan | None = None) -> Auth0Identity:
     """Write what the claims map to into the user, in one transaction; return the identity as written.
 
     Returns a fresh identity (its ``user`` loaded): as this call wrote it, or as another request
     wrote it meanwhile. A database failure raises ``DatabaseError`` with nothing written (the
     backend retries lock conflicts, then logs with ``log_sync_failure``).
     """
-    mapped = get_plan().mapped(claims, fingerprint)
-    if mapped.groups and auth0_settings.MIRROR_GROUPS:
+    plan = plan or get_plan()
+    mapped = plan.mapped(claims, fingerprint)
+    if mapped.groups and plan.mirror_groups:
         create_missing_groups(mapped.groups)
-    return _write(identity, mapped, fingerprint)
+    synced = _write(identity, mapped, fingerprint)
+    remember_values(synced, plan, plan.values(claims))
+    return synced
 
 
 def log_sync_failure(identity: Auth0Identity, exc: DatabaseError) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.checks import Error, Warning
+from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -438,3 +440,53 @@ def test_w006_is_superuser_from_a_claim():
 def test_e007_mapping_settings_of_the_wrong_type(name, value):
     [message] = settings_messages(**{name: value})
     assert message.id == "auth0_drf.E007" and f"AUTH0_DRF['{name}']" in message.msg
+
+
+# --- the demo: auth0_mint's profile options ------------------------------------------------------------------------
+
+
+def test_auth0_mint_puts_email_name_and_roles_into_the_token_and_the_demo_maps_them(settings, tmp_path):
+    settings.DEBUG = True
+    demo_mapping = {"USER_FIELDS": FIELDS, "GROUPS_CLAIM": "roles", "CLAIMS_NAMESPACE": NS}
+    settings.AUTH0_DRF = {
+        "ISSUER": "http://127.0.0.1:8000/",
+        "AUDIENCE": "https://api.example.test/",
+        "DEV_ISSUER": True,
+        "DEV_ISSUER_KEY_FILE": str(tmp_path / "dev.pem"),
+        **demo_mapping,
+    }
+    out = StringIO()
+    call_command(
+        "auth0_mint", "--email=ada@example.com", "--name=Ada King Lovelace", "--role=editor", "--role=x", stdout=out
+    )
+    token = out.getvalue().strip()
+    body = claims_of(token)
+    assert {name: body["claims"][NS + name] for name in ("email", "name", "given_name", "family_name", "roles")} == {
+        "email": "ada@example.com",
+        "name": "Ada King Lovelace",
+        "given_name": "Ada",
+        "family_name": "King Lovelace",
+        "roles": ["editor", "x"],
+    }
+    assert body["synced"] == {
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "last_name": "King Lovelace",
+        "is_staff": False,
+        "groups": ["editor"],  # the demo's group; "x" does not exist
+    }
+    assert get(token, "/api/role-messages").status_code == 200
+
+
+def test_auth0_mint_without_profile_options_adds_no_profile_claims(settings, tmp_path):
+    settings.DEBUG = True
+    settings.AUTH0_DRF = {
+        "ISSUER": "http://127.0.0.1:8000/",
+        "AUDIENCE": "https://api.example.test/",
+        "DEV_ISSUER": True,
+        "DEV_ISSUER_KEY_FILE": str(tmp_path / "dev.pem"),
+        "CLAIMS_NAMESPACE": NS,
+    }
+    out = StringIO()
+    call_command("auth0_mint", stdout=out)
+    assert not [name for name in claims_of(out.getvalue().strip())["claims"] if name.startswith(NS)]
