@@ -190,8 +190,10 @@ def fit_value(name: str, claim: str, value: Any) -> Any:
     problem = ""
     if field is None:
         problem = "the user model has no such field"
-    elif isinstance(field, (models.CharField, models.TextField)) and (not isinstance(value, str) or "\x00" in value):
+    elif isinstance(field, (models.CharField, models.TextField)) and not isinstance(value, str):
         problem = "not a string"
+    elif isinstance(value, str) and "\x00" in value:
+        problem = "holds a NUL character"
     elif isinstance(value, (dict, list)):
         problem = "not a single value"
     elif value == "" and not field.blank:

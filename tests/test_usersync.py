@@ -105,7 +105,7 @@ def test_a_changed_claim_changes_the_field_and_a_missing_one_leaves_it(auth0_iss
         ("email", "not an email", "invalid (invalid)"),
         ("email", "x" * 250 + "@example.com", "invalid (max_length)"),
         ("email", 42, "not a string"),
-        ("email", "nul\x00@example.com", "not a string"),
+        ("email", "nul\x00@example.com", "holds a NUL character"),
         ("given_name", "A" * 151, "invalid (max_length)"),
         ("given_name", ["Ada"], "not a string"),
     ],
@@ -113,7 +113,7 @@ def test_a_changed_claim_changes_the_field_and_a_missing_one_leaves_it(auth0_iss
 def test_a_claim_that_does_not_fit_its_field_is_skipped_with_one_warning(
     auth0_issuer, settings, caplog, claim, value, problem
 ):
-    settings.AUTH0_DRF = mapping(auth0_issuer)
+    settings.AUTH0_DRF = mapping(auth0_issuer, RECORD_CLAIMS=False)  # PostgreSQL's JSON refuses NUL: the recorder warns
     field = {"email": "email", "given_name": "first_name"}[claim]
     with caplog.at_level(logging.WARNING, logger="auth0_drf"):
         assert get(profile_token(auth0_issuer, **{claim: value})).status_code == 200
