@@ -23,7 +23,7 @@ from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
-from .usersync import SyncPlan, apply_to_token_user, get_plan, log_sync_failure, sync_user
+from .usersync import SyncPlan, apply_to_token_user, get_plan, log_sync_failure, refresh_profile_if_due, sync_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -195,6 +195,8 @@ class Auth0UserBackend:
             fingerprint = plan.stale(identity, claims)
             if fingerprint is not None:
                 identity = self.sync_identity(identity, claims, fingerprint)
+            if auth0_settings.USERINFO:
+                refresh_profile_if_due(identity, claims, plan)
         return identity.user
 
     def sync_plan(self) -> SyncPlan:

@@ -333,6 +333,15 @@ class Auth0Settings:
     MIRROR_GROUPS = Setting(
         False, FLAG, "True: groups named in ``GROUPS_CLAIM`` that do not exist are created; False: they are skipped."
     )
+    USERINFO = Setting(
+        False,
+        FLAG,
+        "True: fill ``USER_FIELDS`` the token lacks from the issuer's ``/userinfo``, fetched with the request's "
+        "token (when its ``aud`` includes it) in the background, for a new user and once per ``USERINFO_INTERVAL``.",
+    )
+    USERINFO_INTERVAL = Setting(
+        86400, NUMBER, "Seconds (a day) before a user's ``/userinfo`` profile is fetched again."
+    )
     # Scopes.
     SCOPE_CLAIMS = Setting(
         ["scope", "permissions"],

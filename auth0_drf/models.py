@@ -74,6 +74,8 @@ class Auth0Identity(models.Model):
     #: The ids of the groups the user is a member of because ``GROUPS_CLAIM`` said so (memberships
     #: given by hand are not listed, and the sync leaves them alone).
     managed_groups = models.JSONField(_("groups from the token"), default=list, blank=True)
+    #: When the issuer's ``/userinfo`` was last fetched for this user (``USERINFO``), or None.
+    userinfo_at = models.DateTimeField(_("profile fetched"), null=True, blank=True)
 
     objects = Auth0IdentityQuerySet.as_manager()
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,11 +25,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.utils import timezone
 
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
+from .fetch import FetchError
 from .models import Auth0Identity
+from .userinfo import fetch_userinfo, userinfo_url
 
 logger = logging.getLogger("auth0_drf")
 
@@ -342,3 +346,95 @@ def create_missing_groups(names: Sequence[str]) -> None:
         except IntegrityError:
             if not Group.objects.filter(name=name).exists():
                 logger.warning("auth0_drf: a group from the token clashes with an existing name: not created")
+
+
+# --- the profile from /userinfo (USERINFO) ------------------------------------------------------------------
+
+#: Seconds before a failed ``/userinfo`` fetch for a user is tried again (at most ``USERINFO_INTERVAL``).
+USERINFO_RETRY = 300.0
+_profiles_lock = threading.Lock()
+_profiles_running: dict[tuple[str, str], threading.Thread] = {}
+_profiles_failed: dict[tuple[str, str], float] = {}
+auth0_settings.on_reset(_profiles_failed.clear)
+
+
+def refresh_profile_if_due(identity: Auth0Identity, claims: Claims, plan: SyncPlan | None = None) -> None:
+    """Fetch the user's ``/userinfo`` profile in the background when it is due (``USERINFO``).
+
+    Due for a new user and then once per ``USERINFO_INTERVAL``, only for a token whose ``aud``
+    includes the issuer's ``/userinfo``. Costs a comparison when not due; the fetch and the write
+    run in a thread, off the request path, and a failure leaves the user as it was (one WARNING
+    line, retried after ``USERINFO_RETRY`` seconds).
+    """
+    plan = plan or get_plan()
+    fetched = identity.userinfo_at
+    interval = float(auth0_settings.USERINFO_INTERVAL)
+    if not plan.fields or (fetched is not None and time.time() < fetched.timestamp() + interval):
+        return
+    url = userinfo_url(claims)
+    if url is None:
+        return
+    key = (claims.iss, claims.sub)
+    with _profiles_lock:
+        if key in _profiles_running or _profiles_failed.get(key, 0.0) > time.monotonic():
+            return
+        # Noted at once on the (cached) identity: the requests that follow do not start another fetch.
+        identity.userinfo_at = timezone.now()
+        thread = threading.Thread(
+            target=_refresh_profile, args=(identity.pk, claims, url, plan, key), name="auth0-drf-userinfo", daemon=True
+        )
+        _profiles_running[key] = thread
+    thread.start()
+
+
+def wait_for_profiles(timeout: float = 10.0) -> None:
+    """Wait until the ``/userinfo`` fetches running now have ended (for tests and management commands)."""
+    deadline = time.monotonic() + timeout
+    with _profiles_lock:
+        threads = list(_profiles_running.values())
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0.0))
+
+
+def _refresh_profile(identity_pk: Any, claims: Claims, url: str, plan: SyncPlan, key: tuple[str, str]) -> None:
+    try:
+        profile = fetch_userinfo(claims, url)
+        write_profile(identity_pk, claims, profile, plan)
+    except (FetchError, DatabaseError) as exc:
+        # The reason names the URL at most: never the token.
+        logger.warning("auth0_drf: the /userinfo profile was not applied (%s: %s)", type(exc).__name__, exc)
+        with _profiles_lock:
+            while len(_profiles_failed) >= 10000:
+                del _profiles_failed[next(iter(_profiles_failed))]
+            retry = min(USERINFO_RETRY, float(auth0_settings.USERINFO_INTERVAL))
+            _profiles_failed[key] = time.monotonic() + retry
+    finally:
+        with _profiles_lock:
+            _profiles_running.pop(key, None)
+        connections.close_all()  # this thread's connections only
+
+
+def write_profile(identity_pk: Any, claims: Claims, profile: Mapping[str, Any], plan: SyncPlan) -> None:
+    """Write the ``USER_FIELDS`` the token lacks from ``profile`` (a ``/userinfo`` answer), in one transaction.
+
+    A claim the token carries wins: its value is the token sync's to write. Values are fitted as
+    the token's are; ``userinfo_at`` records the fetch even when nothing changed.
+    """
+    fields: dict[str, Any] = {}
+    for name, claim in plan.fields:
+        if plan.claim(claims, claim) is not None:
+            continue
+        value = plan.claim(profile, claim)
+        if value is not None:
+            fitted = fit_value(name, claim, value)
+            if fitted is not _UNFIT:
+                fields[name] = fitted
+    with transaction.atomic():
+        fresh = Auth0Identity.objects.select_for_update().select_related("user").get(pk=identity_pk)
+        user = fresh.user
+        changed = [name for name, value in fields.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, fields[name])
+        if changed:
+            user.save(update_fields=changed)  # its signal drops the user from the user cache
+        Auth0Identity.objects.filter(pk=identity_pk).update(userinfo_at=timezone.now())

@@ -7,6 +7,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.checks import Error, Warning
@@ -17,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from auth0_drf.checks import check_settings
 from auth0_drf.models import Auth0Identity
+from auth0_drf.usersync import wait_for_profiles
 
 from .helpers import claims_of, get, m2m_token, run_together, warm_up
 
@@ -490,3 +492,151 @@ def test_auth0_mint_without_profile_options_adds_no_profile_claims(settings, tmp
     out = StringIO()
     call_command("auth0_mint", stdout=out)
     assert not [name for name in claims_of(out.getvalue().strip())["claims"] if name.startswith(NS)]
+
+
+# --- the profile from /userinfo ---------------------------------------------------------------------------------
+
+
+def userinfo_token(issuer: Any, sub: str = "auth0|uma", **kwargs: Any) -> str:
+    """A token for the API and the issuer's /userinfo (as Auth0 issues one for a login with openid)."""
+    return issuer.token(sub=sub, audience=[issuer.audience, issuer.userinfo_url], **kwargs)
+
+
+def userinfo_settings(issuer: Any, **overrides: Any) -> dict[str, Any]:
+    return mapping(issuer, USERINFO=True, GROUPS_CLAIM=None, USER_FLAGS={}, **overrides)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_user_gets_the_fields_its_token_lacks_from_userinfo_once(auth0_issuer, settings):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer)
+    auth0_issuer.profiles["auth0|uma"] = {"email": "uma@example.com", "given_name": "Uma", "family_name": "Profile"}
+    token = userinfo_token(auth0_issuer, claims={NS + "family_name": "FromToken"})
+    assert get(token).status_code == 200
+    wait_for_profiles()
+    user = user_of("auth0|uma")
+    assert (user.email, user.first_name, user.last_name) == ("uma@example.com", "Uma", "FromToken")  # the token wins
+    assert Auth0Identity.objects.get(subject="auth0|uma").userinfo_at is not None
+    for _ in range(5):
+        assert get(token).status_code == 200
+    wait_for_profiles()
+    assert auth0_issuer.userinfo_hits() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_profile_is_fetched_again_once_the_interval_has_passed(auth0_issuer, settings):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer, USERINFO_INTERVAL=0)
+    auth0_issuer.profiles["auth0|uma"] = {"email": "uma@example.com"}
+    token = userinfo_token(auth0_issuer)
+    assert get(token).status_code == 200
+    wait_for_profiles()
+    auth0_issuer.profiles["auth0|uma"] = {"email": "uma@new.example"}
+    assert get(token).status_code == 200
+    wait_for_profiles()
+    assert auth0_issuer.userinfo_hits() == 2
+    assert user_of("auth0|uma").email == "uma@new.example"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_steady_state_request_never_waits_for_userinfo(auth0_issuer, settings, django_assert_num_queries):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer)
+    auth0_issuer.profiles["auth0|uma"] = {"email": "uma@example.com"}
+    token = userinfo_token(auth0_issuer)
+    assert get(token).status_code == 200
+    wait_for_profiles()
+    assert get(token).status_code == 200  # the profile's write dropped the user from the cache: looked up again
+    auth0_issuer.override = lambda path: (500, {}, b"") if path == "/userinfo" else None
+    with django_assert_num_queries(0):
+        for _ in range(10):
+            assert get(token).status_code == 200
+    wait_for_profiles()
+    assert auth0_issuer.userinfo_hits() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_userinfo_fetch_for_a_token_whose_audience_does_not_include_it(auth0_issuer, settings):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer)
+    auth0_issuer.profiles["auth0|uma"] = {"email": "uma@example.com"}
+    assert get(auth0_issuer.token(sub="auth0|uma")).status_code == 200
+    wait_for_profiles()
+    assert auth0_issuer.userinfo_hits() == 0
+    assert user_of("auth0|uma").email == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_userinfo_is_off_by_default(auth0_issuer, settings):
+    settings.AUTH0_DRF = mapping(auth0_issuer)
+    assert get(userinfo_token(auth0_issuer)).status_code == 200
+    wait_for_profiles()
+    assert auth0_issuer.userinfo_hits() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (500, {}, b"down"),
+        (302, {"Location": "http://127.0.0.1:1/elsewhere"}, b""),
+        (200, {"Content-Type": "application/json"}, b"not json"),
+        (200, {"Content-Type": "application/json"}, b'{"sub": "auth0|someone-else", "email": "x@example.com"}'),
+        (200, {"Content-Type": "application/json"}, b'{"sub": "auth0|uma", "email": "' + b"x" * 70000 + b'"}'),
+    ],
+    ids=["500", "redirect", "not-json", "another-subject", "too-large"],
+)
+def test_a_failed_userinfo_fetch_is_harmless_and_never_logs_the_token(auth0_issuer, settings, caplog, answer):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer)
+    auth0_issuer.override = lambda path: answer if path == "/userinfo" else None
+    token = userinfo_token(auth0_issuer)
+    with caplog.at_level(logging.DEBUG, logger="auth0_drf"):
+        assert get(token).status_code == 200
+        wait_for_profiles()
+        assert get(token).status_code == 200
+        wait_for_profiles()
+    assert user_of("auth0|uma").email == ""
+    [warning] = warnings_of(caplog)  # one line; not retried at once
+    assert warning.startswith("auth0_drf: the /userinfo profile was not applied (FetchError: ")
+    assert token not in caplog.text and token.split(".")[2] not in caplog.text
+    assert auth0_issuer.userinfo_hits() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_userinfo_value_that_does_not_fit_is_skipped(auth0_issuer, settings, caplog):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer)
+    auth0_issuer.profiles["auth0|uma"] = {"email": "not an email", "given_name": "Uma"}
+    with caplog.at_level(logging.WARNING, logger="auth0_drf"):
+        assert get(userinfo_token(auth0_issuer)).status_code == 200
+        wait_for_profiles()
+    user = user_of("auth0|uma")
+    assert (user.email, user.first_name) == ("", "Uma")
+    assert warnings_of(caplog) == ["auth0_drf: claim email does not fit user field email (invalid (invalid)): skipped"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dev_issuer_serves_userinfo_for_the_profile_given_to_auth0_mint(live_server, settings, tmp_path):
+    settings.DEBUG = True
+    settings.AUTH0_DRF = {
+        "ISSUER": live_server.url + "/",
+        "AUDIENCE": "https://api.example.test/",
+        "DEV_ISSUER": True,
+        "DEV_ISSUER_KEY_FILE": str(tmp_path / "dev.pem"),
+        "CLAIMS_NAMESPACE": NS,
+        "USER_FIELDS": FIELDS,
+        "USERINFO": True,
+    }
+
+    def mint(*options: str) -> str:
+        out = StringIO()
+        call_command("auth0_mint", "--sub=auth0|dev-uma", *options, stdout=out)
+        return out.getvalue().strip()
+
+    token = mint("--userinfo", "--email=uma@example.com", "--name=Uma Dev")
+    claims = claims_of(token)["claims"]
+    assert live_server.url + "/userinfo" in claims["aud"]
+    assert not [name for name in claims if name.startswith(NS)]  # the profile is at /userinfo only
+    wait_for_profiles()
+    user = user_of("auth0|dev-uma")
+    assert (user.email, user.first_name, user.last_name) == ("uma@example.com", "Uma", "Dev")
+    without = requests.get(
+        live_server.url + "/userinfo", headers={"Authorization": f"Bearer {mint('--email=x@example.com')}"}, timeout=10
+    )
+    assert without.status_code == 401  # a token not meant for /userinfo
+    assert requests.get(live_server.url + "/userinfo", timeout=10).status_code == 401

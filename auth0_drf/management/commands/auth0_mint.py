@@ -79,6 +79,11 @@ class Command(BaseCommand):
             "--role", action="append", default=[], help="a role, in the list {CLAIMS_NAMESPACE}roles; repeat for more"
         )
         parser.add_argument(
+            "--userinfo",
+            action="store_true",
+            help="serve --email and --name at the issuer's /userinfo (named in aud) instead of in the token",
+        )
+        parser.add_argument(
             "--curl",
             metavar="URL",
             default=None,
@@ -106,6 +111,7 @@ class Command(BaseCommand):
                 email=options["email"],
                 name=options["name"],
                 roles=options["role"],
+                userinfo=options["userinfo"],
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
