@@ -25,12 +25,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, models, transaction
 from django.utils import timezone
 
 from .claims import Claims
 from .conf import BuiltFromSettings, auth0_settings
-from .fetch import FetchError
 from .models import Auth0Identity
 from .userinfo import fetch_userinfo, userinfo_url
 
@@ -352,8 +351,13 @@ def create_missing_groups(names: Sequence[str]) -> None:
 
 #: Seconds before a failed ``/userinfo`` fetch for a user is tried again (at most ``USERINFO_INTERVAL``).
 USERINFO_RETRY = 300.0
+#: How many times the background write of a profile is tried when the database is busy.
+PROFILE_WRITE_ATTEMPTS = 6
+#: Seconds after which a fetch that was scheduled but never started (its transaction rolled back) is forgotten.
+_STALE_RESERVATION = 60.0
 _profiles_lock = threading.Lock()
-_profiles_running: dict[tuple[str, str], threading.Thread] = {}
+#: Fetches scheduled or running, by (issuer, subject): when scheduled, and the thread once started.
+_profiles_running: dict[tuple[str, str], tuple[float, threading.Thread | None]] = {}
 _profiles_failed: dict[tuple[str, str], float] = {}
 auth0_settings.on_reset(_profiles_failed.clear)
 
@@ -375,33 +379,54 @@ def refresh_profile_if_due(identity: Auth0Identity, claims: Claims, plan: SyncPl
     if url is None:
         return
     key = (claims.iss, claims.sub)
+    now = time.monotonic()
     with _profiles_lock:
-        if key in _profiles_running or _profiles_failed.get(key, 0.0) > time.monotonic():
+        running = _profiles_running.get(key)
+        if (running is not None and (running[1] is not None or now - running[0] < _STALE_RESERVATION)) or (
+            _profiles_failed.get(key, 0.0) > now
+        ):
             return
+        _profiles_running[key] = (now, None)
         # Noted at once on the (cached) identity: the requests that follow do not start another fetch.
         identity.userinfo_at = timezone.now()
+    pk = identity.pk
+
+    def start() -> None:
         thread = threading.Thread(
-            target=_refresh_profile, args=(identity.pk, claims, url, plan, key), name="auth0-drf-userinfo", daemon=True
+            target=_refresh_profile, args=(pk, claims, url, plan, key), name="auth0-drf-userinfo", daemon=True
         )
-        _profiles_running[key] = thread
-    thread.start()
+        with _profiles_lock:
+            _profiles_running[key] = (now, thread)
+        thread.start()
+
+    # After the commit: under ATOMIC_REQUESTS a new user is not in the database before it.
+    transaction.on_commit(start)
 
 
 def wait_for_profiles(timeout: float = 10.0) -> None:
     """Wait until the ``/userinfo`` fetches running now have ended (for tests and management commands)."""
     deadline = time.monotonic() + timeout
     with _profiles_lock:
-        threads = list(_profiles_running.values())
+        threads = [thread for _, thread in _profiles_running.values() if thread is not None]
     for thread in threads:
         thread.join(max(deadline - time.monotonic(), 0.0))
 
 
 def _refresh_profile(identity_pk: Any, claims: Claims, url: str, plan: SyncPlan, key: tuple[str, str]) -> None:
     try:
-        profile = fetch_userinfo(claims, url)
-        write_profile(identity_pk, claims, profile, plan)
-    except (FetchError, DatabaseError) as exc:
-        # The reason names the URL at most: never the token.
+        fields = profile_fields(claims, fetch_userinfo(claims, url), plan)
+        for attempt in range(PROFILE_WRITE_ATTEMPTS):
+            try:
+                write_profile(identity_pk, fields)
+                break
+            except OperationalError:
+                # The request that scheduled us may still be writing (SQLite has one writer at a
+                # time): off the request path, waiting a little is free.
+                if attempt == PROFILE_WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+    except Exception as exc:  # a background job: whatever happens, the user stays as it was
+        # The reason names the URL at most (FetchError), never the token.
         logger.warning("auth0_drf: the /userinfo profile was not applied (%s: %s)", type(exc).__name__, exc)
         with _profiles_lock:
             while len(_profiles_failed) >= 10000:
@@ -414,11 +439,11 @@ def _refresh_profile(identity_pk: Any, claims: Claims, url: str, plan: SyncPlan,
         connections.close_all()  # this thread's connections only
 
 
-def write_profile(identity_pk: Any, claims: Claims, profile: Mapping[str, Any], plan: SyncPlan) -> None:
-    """Write the ``USER_FIELDS`` the token lacks from ``profile`` (a ``/userinfo`` answer), in one transaction.
+def profile_fields(claims: Claims, profile: Mapping[str, Any], plan: SyncPlan) -> dict[str, Any]:
+    """Return the ``USER_FIELDS`` values ``profile`` (a ``/userinfo`` answer) gives for claims the token lacks.
 
     A claim the token carries wins: its value is the token sync's to write. Values are fitted as
-    the token's are; ``userinfo_at`` records the fetch even when nothing changed.
+    the token's are (a misfit is skipped with one WARNING line).
     """
     fields: dict[str, Any] = {}
     for name, claim in plan.fields:
@@ -429,6 +454,14 @@ def write_profile(identity_pk: Any, claims: Claims, profile: Mapping[str, Any], 
             fitted = fit_value(name, claim, value)
             if fitted is not _UNFIT:
                 fields[name] = fitted
+    return fields
+
+
+def write_profile(identity_pk: Any, fields: Mapping[str, Any]) -> None:
+    """Write ``fields`` into the identity's user, and the time of the fetch, in one transaction.
+
+    ``userinfo_at`` records the fetch even when nothing changed.
+    """
     with transaction.atomic():
         fresh = Auth0Identity.objects.select_for_update().select_related("user").get(pk=identity_pk)
         user = fresh.user
