@@ -160,6 +160,9 @@ AUTH0_DRF = {
     # (migration api/0002): /api/role-messages checks Django's model permissions.
     "USER_FIELDS": {"email": "email", "first_name": "given_name", "last_name": "family_name"},
     "GROUPS_CLAIM": "roles",
+    # AUTH0_USERINFO=1: fill those fields from the issuer's /userinfo when the token lacks them
+    # (`auth0_mint --userinfo --email ... --name ...` shows it with the development issuer).
+    "USERINFO": env.bool("AUTH0_USERINFO", default=False),
     "DEV_ISSUER": DEV_ISSUER,
     "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",
     "OPENAPI_SCHEME": env("AUTH0_OPENAPI_SCHEME", default="bearer"),
