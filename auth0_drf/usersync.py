@@ -218,16 +218,16 @@ def group_names(claim: str, value: Any) -> tuple[str, ...]:
     """Return the group names of a ``GROUPS_CLAIM`` value, sorted; names that cannot be groups are skipped."""
     names = claim_values(value)
     fitting = sorted(name for name in names if len(name) <= GROUP_NAME_MAX_LENGTH and "\x00" not in name)
-    if len(fitting) > MAX_GROUPS:
-        logger.warning("auth0_drf: claim %s names %d groups: only the first %d used", claim, len(fitting), MAX_GROUPS)
-        fitting = fitting[:MAX_GROUPS]
     if len(fitting) < len(names):
         logger.warning(
-            "auth0_drf: claim %s: %d names skipped (longer than %d characters)",
+            "auth0_drf: claim %s: %d names skipped (longer than %d characters, or holding NUL)",
             claim,
             len(names) - len(fitting),
             GROUP_NAME_MAX_LENGTH,
         )
+    if len(fitting) > MAX_GROUPS:
+        logger.warning("auth0_drf: claim %s names %d groups: only the first %d used", claim, len(fitting), MAX_GROUPS)
+        fitting = fitting[:MAX_GROUPS]
     return tuple(fitting)
 
 

@@ -640,3 +640,13 @@ def test_the_dev_issuer_serves_userinfo_for_the_profile_given_to_auth0_mint(live
     )
     assert without.status_code == 401  # a token not meant for /userinfo
     assert requests.get(live_server.url + "/userinfo", timeout=10).status_code == 401
+
+
+def test_group_names_that_cannot_be_groups_are_skipped_with_one_warning(auth0_issuer, settings, caplog):
+    settings.AUTH0_DRF = mapping(auth0_issuer, MIRROR_GROUPS=True, RECORD_CLAIMS=False)  # PostgreSQL refuses NUL
+    with caplog.at_level(logging.WARNING, logger="auth0_drf"):
+        assert get(profile_token(auth0_issuer, roles=["ok", "g" * 151, "nul\x00"])).status_code == 200
+    assert group_names(user_of("auth0|ada")) == {"ok"}
+    assert warnings_of(caplog) == [
+        "auth0_drf: claim roles: 2 names skipped (longer than 150 characters, or holding NUL)"
+    ]
