@@ -54,6 +54,21 @@ def redact(claims: Mapping[str, Any], names: Iterable[str] | None = None) -> dic
     return {name: (REDACTED if name in redacted else value) for name, value in claims.items()}
 
 
+#: Stored in place of NUL characters: PostgreSQL's json and text types cannot hold one.
+NUL_SUBSTITUTE = "\u2400"
+
+
+def storable(value: Any) -> Any:
+    """Return a claim value that every database can store: NUL characters shown as ``\u2400`` (␀)."""
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_SUBSTITUTE) if "\x00" in value else value
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(name): storable(item) for name, item in value.items()}
+    return value
+
+
 def fingerprint(*parts: Any) -> str:
     """Return a stable digest of JSON-serialisable ``parts`` (key order does not matter)."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -181,7 +196,7 @@ class ClaimRecorder:
         # The columns hold 255 characters; a longer client id is recorded truncated, not dropped.
         key = (claims.iss[:255], claims.sub[:255], (claims.client_id or "")[:255])
         every = claims.custom_claims
-        custom = redact(every)
+        custom = storable(redact(every))
         # A redacted value is not stored, but its keyed digest tells when it changes.
         digests = {name: redacted_digest(every[name]) for name, value in custom.items() if value is REDACTED}
         scopes = sorted(claims.granted)
@@ -299,12 +314,14 @@ class ClaimRecorder:
             loud = self._last_warning is None or now - self._last_warning >= self.warn_every
             if loud:
                 self._last_warning = now
+        # The first line only: the lines after it (PostgreSQL's DETAIL and CONTEXT) may quote the data.
+        message = str(exc).strip().split("\n", 1)[0][:300]
         logger.log(
             logging.WARNING if loud else logging.DEBUG,
             "auth0_drf: could not %s (the request goes on): %s: %s",
             action,
             type(exc).__name__,
-            exc,
+            message,
         )
 
 

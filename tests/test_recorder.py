@@ -84,6 +84,17 @@ def test_verified_request_records_custom_claims_scopes_and_user(auth0_issuer, cl
     assert signature not in stored and payload not in stored and token not in stored
 
 
+def test_a_claim_with_a_nul_character_is_recorded_with_a_visible_substitute_on_every_database(
+    auth0_issuer, client_for, first_request, caplog
+):
+    # PostgreSQL's jsonb cannot hold \u0000: the record would fail (and its error quote the value).
+    token = auth0_issuer.token(sub="auth0|nul", claims={STATE: {"note\x00key": ["a\x00b"]}})
+    with caplog.at_level(logging.WARNING, logger="auth0_drf"):
+        first_request(client_for(token))
+    assert ClaimRecord.objects.get().claims == {STATE: {"note\u2400key": ["a\u2400b"]}}
+    assert not [r for r in caplog.records if "could not" in r.getMessage()]
+
+
 def test_machine_token_is_recorded_without_a_user(auth0_issuer, client_for):
     token = auth0_issuer.token(sub="m2m-client@clients", claims={"gty": "client-credentials", STATE: "batch"})
     assert client_for(token).get("/api/private").status_code == 200
