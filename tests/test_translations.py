@@ -193,6 +193,9 @@ def test_the_token_inspector_is_in_the_admin_users_language(auth0_issuer):
         expired = client.post(page, {"token": auth0_issuer.token(lifetime=-3600)}).content.decode()
     assert "検査するアクセストークンを入力欄に貼り付けてください。" in empty
     assert "判定: この API はこのトークンを拒否します: 問題 1 件。" in expired
+    # The words of auth0_inspect: the kind of token, and what to do about its problem.
+    assert "トークン: 署名付き JWT (JWS)" in expired
+    assert "前に期限切れになりました" in expired and "Auth0 から新しいトークンを取得してください。" in expired
     assert '<th scope="row">信頼する発行者</th>' in expired
     assert "<h2>この API の設定</h2>" in expired
 
