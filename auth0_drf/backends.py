@@ -24,6 +24,7 @@ from .conf import BuiltFromSettings, auth0_settings
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
 from .revocation import check_not_revoked
+from .usersync import SyncPlan, apply_to_token_user, get_plan, log_sync_failure, refresh_profile_if_due, sync_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -170,7 +171,9 @@ class Auth0UserBackend:
         username could be found for a new subject.
         """
         if auth0_settings.STATELESS_USERS or (claims.is_machine and auth0_settings.MACHINE_USERS == "stateless"):
-            return TokenUser(claims)
+            token_user = TokenUser(claims)
+            apply_to_token_user(token_user, claims, self.sync_plan())
+            return token_user
         identity = user_cache.get((claims.iss, claims.sub))
         if identity is None:
             try:
@@ -186,10 +189,46 @@ class Auth0UserBackend:
                     unavailable.retry_after = self.locked_retry_after
                 raise unavailable from None
         check_not_revoked(identity, claims)
-        user = identity.user
-        if not self.user_can_authenticate(user):
+        if not self.user_can_authenticate(identity.user):
             raise UserRejected()
-        return user
+        plan = self.sync_plan()
+        if plan.enabled:
+            # USER_FIELDS, USER_FLAGS, GROUPS_CLAIM: compared in memory; written only on a change.
+            fingerprint = plan.stale(identity, claims)
+            if fingerprint is not None:
+                identity = self.sync_identity(identity, claims, fingerprint)
+            if auth0_settings.USERINFO:
+                refresh_profile_if_due(identity, claims, plan)
+        return identity.user
+
+    def sync_plan(self) -> SyncPlan:
+        """Return the claims-to-user mapping (``USER_FIELDS``, ``USER_FLAGS``, ``GROUPS_CLAIM``) to keep users in."""
+        return get_plan()
+
+    def sync_identity(self, identity: Auth0Identity, claims: Claims, fingerprint: str) -> Auth0Identity:
+        """Write the mapped claims into the user (``usersync.sync_user``) and cache the identity as written.
+
+        Never raises for a database failure: lock conflicts are retried as when creating a user
+        (``max_locked_retries``), then the failure is logged and the user stays as it was.
+        """
+        own_transaction = not transaction.get_connection().in_atomic_block
+        retries = 0
+        while True:
+            try:
+                synced = sync_user(identity, claims, fingerprint, self.sync_plan())
+                break
+            except DatabaseError as exc:
+                # Concurrent first requests on SQLite: the sync's read-then-write meets another writer.
+                if own_transaction and is_lock_conflict(exc) and retries < self.max_locked_retries:
+                    self.pause_after_lock_conflict(retries)
+                    retries += 1
+                    continue
+                log_sync_failure(identity, exc)
+                return identity
+        key = (claims.iss, claims.sub)
+        version = user_cache.version  # after our saves, whose signals bumped it
+        transaction.on_commit(lambda: user_cache.put(key, synced, auth0_settings.USER_CACHE_TTL, version))
+        return synced
 
     def find_or_create_user(self, claims: Claims, request: HttpRequest | None) -> Any:
         """Return the user of the token's identity, creating user and identity together on first sight."""

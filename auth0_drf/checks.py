@@ -18,12 +18,15 @@ E013       ``DPOP_ALGORITHMS`` empty, or containing ``none``, an HMAC or an unsu
 E014       an ``ISSUERS`` entry that is not a dict with ``ISSUER`` or ``DOMAIN``, or has unknown keys
 E015       ``JWKS_SHARED_CACHE`` names a cache alias that is not in ``CACHES``
 E016       ``USER_BACKEND`` cannot be imported
+E017       ``USER_FIELDS``, ``USER_FLAGS`` or ``GROUPS_CLAIM`` names a field the user model lacks
+E018       ``USER_FIELDS``/``USER_FLAGS`` maps the key, the username, the password, or a non-boolean flag
 E020       a throttle of ``auth0_drf.throttling`` in use whose rate is missing or malformed
 W001       ``Auth0Authentication`` is used by no view and not in ``DEFAULT_AUTHENTICATION_CLASSES``
 W002       ``Auth0Authentication`` is not first in ``DEFAULT_AUTHENTICATION_CLASSES``
 W003       ``EXCEPTION_HANDLER`` does not add the ``insufficient_scope`` challenge
 W004       ``OPENAPI_SCHEME`` is ``oauth2`` or ``openIdConnect`` with the development issuer (it cannot log in)
 W005       ``DPOP`` on with no ``DPOP_REPLAY_CACHE`` shared by all workers (none, LocMemCache, DummyCache)
+W006       ``USER_FLAGS`` maps ``is_superuser``: whoever controls the claim controls every permission
 =========  ===============================================================================
 
 Ids are never reused. No check touches the network: startup works while the issuer is down.
@@ -39,7 +42,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import models
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
@@ -49,6 +54,7 @@ from .fetch import is_fetchable_url
 from .i18n import gettext_noop
 from .jwks import SUPPORTED_ALGORITHMS
 from .rules import load_rule
+from .usersync import user_model_field
 
 __all__ = ["AUTH_CLASS", "HANDLER", "check_rest_framework", "check_settings", "check_throttle_rates"]
 
@@ -370,6 +376,72 @@ def _check_user_backend() -> list[Error]:
     return []
 
 
+def _check_user_mapping() -> list[CheckMessage]:
+    User = get_user_model()
+    model = User._meta.label
+    problems: list[CheckMessage] = []
+    mapped = [("USER_FIELDS", name) for name in auth0_settings.USER_FIELDS] + [
+        ("USER_FLAGS", name) for name in auth0_settings.USER_FLAGS
+    ]
+    for setting, name in mapped:
+        field = user_model_field(name)
+        if field is None:
+            problems.append(
+                Error(
+                    _("%(setting)s maps the field %(field)r, which the user model %(model)s does not have.")
+                    % {"setting": _setting(setting), "field": name, "model": model},
+                    hint=_("Remove %(field)r from %(setting)s, or map a field of %(model)s.")
+                    % {"setting": _setting(setting), "field": name, "model": model},
+                    id="auth0_drf.E017",
+                )
+            )
+            continue
+        forbidden = field.primary_key or name in (User.USERNAME_FIELD, "password")
+        if setting == "USER_FLAGS" and not isinstance(field, models.BooleanField):
+            forbidden = True
+        if forbidden:
+            problems.append(
+                Error(
+                    _("%(setting)s maps %(field)r, which claims may not set.")
+                    % {"setting": _setting(setting), "field": name},
+                    hint=_(
+                        "Map fields that describe the user (email, names) in USER_FIELDS and boolean fields in "
+                        "USER_FLAGS; never the primary key, the username or the password."
+                    ),
+                    id="auth0_drf.E018",
+                )
+            )
+    if auth0_settings.GROUPS_CLAIM:
+        try:
+            User._meta.get_field("groups")
+        except Exception:
+            problems.append(
+                Error(
+                    _("%(setting)s is set, but the user model %(model)s has no groups.")
+                    % {"setting": _setting("GROUPS_CLAIM"), "model": model},
+                    hint=_("Give the user model Django's PermissionsMixin, or unset %(setting)s.")
+                    % {"setting": _setting("GROUPS_CLAIM")},
+                    id="auth0_drf.E017",
+                )
+            )
+    if "is_superuser" in auth0_settings.USER_FLAGS:
+        problems.append(
+            Warning(
+                _(
+                    "%(setting)s maps is_superuser: whoever can put that value in the claim has every permission "
+                    "of every model."
+                )
+                % {"setting": _setting("USER_FLAGS")},
+                hint=_(
+                    "Prefer groups with the permissions they need (GROUPS_CLAIM); keep is_superuser only if "
+                    "only trusted administrators can set that claim in Auth0."
+                ),
+                id="auth0_drf.W006",
+            )
+        )
+    return problems
+
+
 def debug_as_configured() -> bool:
     """Return ``DEBUG`` as the settings say it, also while Django's test environment has turned it off.
 
@@ -435,6 +507,7 @@ _CHECKS: tuple[tuple[Callable[[], Sequence[CheckMessage]], frozenset[str]], ...]
     (_check_dpop_algorithms, frozenset({"DPOP_ALGORITHMS"})),
     (_check_shared_cache, frozenset({"JWKS_SHARED_CACHE"})),
     (_check_user_backend, frozenset({"USER_BACKEND"})),
+    (_check_user_mapping, frozenset({"USER_FIELDS", "USER_FLAGS", "GROUPS_CLAIM"})),
     (_check_dev_issuer, frozenset({"DEV_ISSUER"})),
     (_check_openapi_scheme, frozenset({"OPENAPI_SCHEME", "DEV_ISSUER"})),
 )

@@ -121,6 +121,32 @@ AUDIENCES: Kind[str | Sequence[str] | None] = Kind(
 )
 
 
+def _is_claim_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) and v for k, v in value.items())
+
+
+def _is_flag_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(name, str)
+        and isinstance(rule, (list, tuple))
+        and len(rule) == 2
+        and all(isinstance(part, str) and part for part in rule)
+        for name, rule in value.items()
+    )
+
+
+USER_FIELD_MAP: Kind[Mapping[str, str]] = Kind(
+    _is_claim_map,
+    "must be a dict of user model field names to claim names",
+    "For example {setting} = {{'email': 'https://myapp.example/email', 'first_name': 'given_name'}}.",
+)
+USER_FLAG_MAP: Kind[Mapping[str, Sequence[str]]] = Kind(
+    _is_flag_map,
+    "must be a dict of boolean user fields to (claim name, value) pairs",
+    "For example {setting} = {{'is_staff': ('https://myapp.example/roles', 'admin')}}.",
+)
+
+
 def _literal(text: str) -> str:
     """Return ``text`` escaped for a hint template (an example may hold braces)."""
     return text.replace("{", "{{").replace("}", "}}")
@@ -326,6 +352,36 @@ class Auth0Settings:
         "stateless", choice(*get_args(MachineUsers)), "Client-credentials tokens: ``stateless`` or ``database``."
     )
     USER_CACHE_TTL = Setting(30, NUMBER, "Seconds a looked-up user is reused in this process; 0 turns it off.")
+    # Claims to user fields, flags and groups (auth0_drf.usersync; written only when they change).
+    USER_FIELDS: Setting[Mapping[str, str]] = Setting(
+        {},
+        USER_FIELD_MAP,
+        "User model fields set from claims, e.g. ``{'email': 'https://myapp.example/email'}`` (a bare name goes "
+        "through ``CLAIMS_NAMESPACE`` first).",
+    )
+    USER_FLAGS: Setting[Mapping[str, Sequence[str]]] = Setting(
+        {},
+        USER_FLAG_MAP,
+        "Boolean user fields true when a claim contains a value, e.g. "
+        "``{'is_staff': ('https://myapp.example/roles', 'admin')}``.",
+    )
+    GROUPS_CLAIM = Setting(
+        None,
+        optional_text("https://myapp.example/roles"),
+        "A claim (a list or space-separated names) whose values are the user's groups, e.g. ``permissions``.",
+    )
+    MIRROR_GROUPS = Setting(
+        False, FLAG, "True: groups named in ``GROUPS_CLAIM`` that do not exist are created; False: they are skipped."
+    )
+    USERINFO = Setting(
+        False,
+        FLAG,
+        "True: fill ``USER_FIELDS`` the token lacks from the issuer's ``/userinfo``, fetched with the request's "
+        "token (when its ``aud`` includes it) in the background, for a new user and once per ``USERINFO_INTERVAL``.",
+    )
+    USERINFO_INTERVAL = Setting(
+        86400, NUMBER, "Seconds (a day) before a user's ``/userinfo`` profile is fetched again."
+    )
     # Scopes.
     SCOPE_CLAIMS = Setting(
         ["scope", "permissions"],

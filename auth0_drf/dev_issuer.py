@@ -24,8 +24,10 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .conf import auth0_settings
+from .errors import TokenError
 from .keysources import register_static_keys, static_keys, unregister_static_keys
 from .signing import LocalKey, access_token_claims, jwks_document
+from .tokens import get_verifier
 
 
 def dev_issuer_enabled() -> bool:
@@ -133,11 +135,21 @@ def mint_token(
     claims: dict[str, Any] | None = None,
     lifetime: int = 3600,
     audience: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+    roles: Iterable[str] = (),
+    userinfo: bool = False,
 ) -> str:
     """Return an access token signed by the development key.
 
     ``audience`` defaults to the first configured ``AUDIENCE``; with none, or an empty one, raises
-    ``ImproperlyConfigured``: a token with an empty ``aud`` is one no API accepts.
+    ``ImproperlyConfigured``: a token with an empty ``aud`` is one no API accepts. ``email``,
+    ``name`` and ``roles`` become custom claims under ``CLAIMS_NAMESPACE``, as an Auth0 Action
+    would add them (docs/users.md): ``email``, ``name`` with ``given_name`` (its first word) and
+    ``family_name`` (the rest), and ``roles`` (a list). With ``userinfo``, the token's ``aud``
+    also names the issuer's ``/userinfo``, and ``email`` and ``name`` are served there
+    (``userinfo_view``) instead of being custom claims, as with a tenant whose tokens carry no
+    profile (``USERINFO``).
     """
     issuer = dev_issuer()
     if audience is None:
@@ -147,6 +159,14 @@ def mint_token(
         raise ImproperlyConfigured(
             "No audience for the development token: set AUTH0_DRF['AUDIENCE'] (your API identifier)."
         )
+    if userinfo:
+        profile = profile_claims(email=email, name=name)
+        namespace = auth0_settings.CLAIMS_NAMESPACE or ""
+        # Served by userinfo_view under their standard names; not custom claims USER_FIELDS would map.
+        standard = {claim.removeprefix(namespace): value for claim, value in profile.items()}
+        claims = {USERINFO_PROFILE_CLAIM: standard, **profile_claims(roles=roles), **(claims or {})}
+    else:
+        claims = {**profile_claims(email=email, name=name, roles=roles), **(claims or {})}
     payload = access_token_claims(
         issuer=issuer,
         audience=audience,
@@ -157,7 +177,49 @@ def mint_token(
         claims=claims,
     )
     payload["azp"] = "auth0-drf-dev-client"
+    if userinfo:
+        payload["aud"] = [audience, issuer.rstrip("/") + "/userinfo"]
     return load_or_create_key().sign(payload)
+
+
+def profile_claims(*, email: str | None = None, name: str | None = None, roles: Iterable[str] = ()) -> dict[str, Any]:
+    """Return the namespaced profile claims ``mint_token`` adds for ``email``, ``name`` and ``roles``."""
+    namespace = auth0_settings.CLAIMS_NAMESPACE or ""
+    claims: dict[str, Any] = {}
+    if email is not None:
+        claims[namespace + "email"] = email
+    if name is not None:
+        given, _, family = name.strip().partition(" ")
+        claims[namespace + "name"] = name
+        claims[namespace + "given_name"] = given
+        claims[namespace + "family_name"] = family.strip()
+    roles = list(roles)
+    if roles:
+        claims[namespace + "roles"] = roles
+    return claims
+
+
+#: Where a development token carries the profile ``userinfo_view`` serves (``auth0_mint --userinfo``).
+USERINFO_PROFILE_CLAIM = "https://auth0-drf.dev/userinfo"
+
+
+def userinfo_view(request: HttpRequest) -> JsonResponse:
+    """Answer ``/userinfo`` for the development issuer's own tokens: ``sub`` and the profile given to ``auth0_mint``.
+
+    The token is verified as the API verifies it, and must name this ``/userinfo`` in its ``aud``.
+    """
+    _require_enabled()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    try:
+        claims = get_verifier().verify(token) if scheme == "Bearer" else None
+    except TokenError:
+        claims = None
+    if claims is None or claims.iss != dev_issuer() or dev_issuer().rstrip("/") + "/userinfo" not in claims.audiences:
+        response = JsonResponse({"error": "invalid_token"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    profile = claims.get(USERINFO_PROFILE_CLAIM)
+    return JsonResponse({**(profile if isinstance(profile, dict) else {}), "sub": claims.sub})
 
 
 #: The subject of tokens from ``token_view`` when the request names none.

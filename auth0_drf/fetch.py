@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,8 +99,12 @@ def fetch_json(
     timeout: float,
     max_bytes: int,
     session: requests.Session | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
     """GET ``url`` and return its JSON object, within ``timeout`` seconds in total.
+
+    ``headers`` are sent besides ``Accept`` (``Authorization`` for ``/userinfo``: no message
+    ever includes a header's value).
 
     Redirects are not followed (a JWKS that moves is a configuration change, not something an
     attacker on the path should be able to cause), and bodies over ``max_bytes`` are refused.
@@ -125,7 +130,7 @@ def fetch_json(
 
     def exchange() -> None:
         try:
-            outcome.append(_fetch_json(url, started, timeout, max_bytes, session))
+            outcome.append(_fetch_json(url, started, timeout, max_bytes, session, headers))
         except BaseException as exc:  # handed to the caller, which re-raises it
             outcome.append(exc)
         finally:
@@ -173,7 +178,12 @@ def _release(host: str) -> None:
 
 
 def _fetch_json(
-    url: str, started: float, timeout: float, max_bytes: int, session: requests.Session | None
+    url: str,
+    started: float,
+    timeout: float,
+    max_bytes: int,
+    session: requests.Session | None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> FetchResult:
     deadline = started + timeout
     getter = session.get if session is not None else requests.get
@@ -185,7 +195,7 @@ def _fetch_json(
             stream=True,
             # Identity asked for, so the size cap is the size received; a server that compresses
             # anyway is decoded below, with the cap applied to the decoded bytes.
-            headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+            headers={**(extra_headers or {}), "Accept": "application/json", "Accept-Encoding": "identity"},
         )
     except requests.exceptions.SSLError:
         raise FetchError(f"TLS certificate of {url} could not be verified") from None

@@ -102,6 +102,14 @@ class Auth0Identity(models.Model):
             "Empty: none are."
         ),
     )
+    #: The fingerprint of the mapped claims last written to the user (``auth0_drf.usersync``):
+    #: compared in memory on every request, so the user is written only when they change.
+    synced_fingerprint = models.CharField(_("synced claims fingerprint"), max_length=64, blank=True, default="")
+    #: The ids of the groups the user is a member of because ``GROUPS_CLAIM`` said so (memberships
+    #: given by hand are not listed, and the sync leaves them alone).
+    managed_groups = models.JSONField(_("groups from the token"), default=list, blank=True)
+    #: When the issuer's ``/userinfo`` was last fetched for this user (``USERINFO``), or None.
+    userinfo_at = models.DateTimeField(_("profile fetched"), null=True, blank=True)
 
     objects = Auth0IdentityQuerySet.as_manager()
 

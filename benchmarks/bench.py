@@ -40,6 +40,8 @@ django.setup()
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SUB = "auth0|bench-user"
 POOL = 64  # distinct tokens for the first-sight cases
+#: The profile claims of the "user sync on" row's token (under benchmarks.urls.SYNC_NAMESPACE).
+PROFILE = {"email": "bench@example.com", "given_name": "Bench", "family_name": "Mark", "roles": ["admin", "editor"]}
 
 
 class Case:
@@ -134,6 +136,12 @@ def build_cases(issuer: Any, simplejwt: bool) -> tuple[list[Case], dict[str, Any
 
     client = Client()
     header = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    from benchmarks.urls import SYNC_NAMESPACE
+
+    profile = {f"{SYNC_NAMESPACE}{name}": value for name, value in PROFILE.items()}
+    synced_token = issuer.token(**{**shape, "sub": SUB + "-synced"}, claims=profile)
+    synced_header = {"HTTP_AUTHORIZATION": f"Bearer {synced_token}"}
+    assert client.get("/private-synced", **synced_header).status_code == 200  # creates and syncs the user
     pool_headers = [{"HTTP_AUTHORIZATION": f"Bearer {t}"} for t in pool]
     assert client.get("/private", **header).status_code == 200  # creates the user
 
@@ -177,6 +185,12 @@ def build_cases(issuer: Any, simplejwt: bool) -> tuple[list[Case], dict[str, Any
             pool=POOL,
         ),
         Case("request: auth0_drf, steady state", lambda i: get("/private", header), setup=warm_token, kind="request"),
+        Case(
+            "request: auth0_drf, steady state, user sync on",
+            lambda i: get("/private-synced", synced_header),
+            setup=lambda: get_verifier().verify(synced_token),
+            kind="request",
+        ),
     ]
     if simplejwt:
         from rest_framework_simplejwt.authentication import JWTAuthentication, JWTStatelessUserAuthentication
@@ -262,6 +276,9 @@ def targets(medians: dict[str, float], cases: list[Case], steady: dict[str, int]
     repeat = med("auth0_drf TokenVerifier.verify, repeat") / floor
     extra = (med("request: auth0_drf, steady state") - med("request: AllowAny")) * 1e6
     steady_queries = next(c.queries for c in cases if c.name == "request: auth0_drf, steady state")
+    synced = "request: auth0_drf, steady state, user sync on"
+    extra_synced = (medians[synced] - med("request: AllowAny")) * 1e6
+    synced_queries = next(c.queries for c in cases if c.name == synced)
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -271,6 +288,8 @@ def targets(medians: dict[str, float], cases: list[Case], steady: dict[str, int]
         f"- Repeat ≤ 0.25× floor: **{repeat:.2f}×** ({verdict(repeat <= 0.25)})",
         f"- Steady-state request ≤ +50 µs over AllowAny: **{extra:+.0f} µs** ({verdict(extra <= 50)}), "
         f"DB queries per request {steady_queries:g} ({verdict(steady_queries == 0)})",
+        f"- The same with user sync on (USER_FIELDS, USER_FLAGS, GROUPS_CLAIM): **{extra_synced:+.0f} µs** "
+        f"({verdict(extra_synced <= 50)}), DB queries per request {synced_queries:g} ({verdict(synced_queries == 0)})",
         f"- Steady state, {steady['requests']} requests: {steady['queries']} DB queries, {steady['writes']} writes, "
         f"{steady['jwks']} JWKS fetches ({verdict(steady['queries'] == steady['writes'] == steady['jwks'] == 0)})",
     ]

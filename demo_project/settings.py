@@ -166,6 +166,15 @@ AUTH0_DRF = {
     "ALGORITHMS": env_list("AUTH0_ALGORITHMS", default=["RS256"]),
     "DPOP": env("AUTH0_DPOP", default="off"),
     "CLAIMS_NAMESPACE": env("AUTH0_CLAIMS_NAMESPACE", default="https://auth0-drf-demo/"),
+    # Claims to user fields and roles to groups (docs/users.md): bare names read
+    # {CLAIMS_NAMESPACE}email and so on, which `auth0_mint --email --name --role` and the Auth0
+    # Action in docs/users.md put in the token. The `editor` group may view and add messages
+    # (migration api/0002): /api/role-messages checks Django's model permissions.
+    "USER_FIELDS": {"email": "email", "first_name": "given_name", "last_name": "family_name"},
+    "GROUPS_CLAIM": "roles",
+    # AUTH0_USERINFO=1: fill those fields from the issuer's /userinfo when the token lacks them
+    # (`auth0_mint --userinfo --email ... --name ...` shows it with the development issuer).
+    "USERINFO": env.bool("AUTH0_USERINFO", default=False),
     "DEV_ISSUER": DEV_ISSUER,
     "DEV_ISSUER_KEY_FILE": ".auth0_drf_dev_key.pem",
     "OPENAPI_SCHEME": env("AUTH0_OPENAPI_SCHEME", default="bearer"),

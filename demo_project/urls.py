@@ -20,6 +20,7 @@ urlpatterns = [
     re_path(r"^api/private-scoped/?$", views.private_scoped, name="private-scoped"),
     re_path(r"^api/claims/?$", views.claims, name="claims"),
     re_path(r"^api/async-private/?$", views.AsyncPrivate.as_view(), name="async-private"),
+    re_path(r"^api/role-messages/?$", views.RoleMessages.as_view(), name="role-messages"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
     # The local development issuer's JWKS (answers 404 unless it is enabled).

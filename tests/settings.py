@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "auth0_drf",
     "demo_project.api",
+    # A custom user model without email, names or groups, for USER_FIELDS' system check; never AUTH_USER_MODEL
+    # but in the tests that say so.
+    "tests.plainuser",
 ]
 
 MIDDLEWARE = [

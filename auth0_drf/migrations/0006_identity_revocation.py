@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("auth0_drf", "0004_lookup_keys_unique"),
+        ("auth0_drf", "0005_user_sync"),
     ]
 
     operations = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +139,39 @@ class LocalIssuer(LoopbackServer, TestIssuer):
         self.routes["/.well-known/openid-configuration"] = lambda: json_response(
             {"issuer": self.issuer, "jwks_uri": self.jwks_uri}
         )
+        #: The ``/userinfo`` answers by subject (``sub`` is added): set ``profiles["auth0|ada"] = {...}``.
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self._issued: dict[str, str] = {}
+        self.header_routes[self.USERINFO_PATH] = self._userinfo
+
+    USERINFO_PATH = "/userinfo"
+
+    @property
+    def userinfo_url(self) -> str:
+        """The issuer's ``/userinfo``: put it in a token's ``aud`` for auth0_drf to fetch it (``USERINFO``)."""
+        return self.url + self.USERINFO_PATH
+
+    def token(self, **kwargs: Any) -> str:
+        """Return a signed access token, as ``TestIssuer.token``; ``/userinfo`` answers for it."""
+        token = super().token(**kwargs)
+        segment = token.split(".")[1]
+        payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        if isinstance(payload.get("sub"), str):
+            self._issued[token] = payload["sub"]
+        return token
+
+    def userinfo_hits(self) -> int:
+        """Return how many times ``/userinfo`` was asked."""
+        return self.hits(self.USERINFO_PATH)
+
+    def _userinfo(self, headers: Mapping[str, str]) -> Any:
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        sub = self._issued.get(token) if scheme == "Bearer" else None
+        if sub is None:
+            return json_response(
+                {"error": "invalid_token"}, 401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
+        return json_response({"sub": sub, **self.profiles.get(sub, {})})
 
     @property
     def issuer(self) -> str:  # type: ignore[override]  # read-only here: it follows the server's port

@@ -44,6 +44,8 @@ class LoopbackServer:
 
     def __init__(self, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Answer | Callable[[], Answer]] = {}
+        #: Routes that read the request's headers (``/userinfo`` reads ``Authorization``).
+        self.header_routes: dict[str, Callable[[Mapping[str, str]], Answer]] = {}
         self.override: Callable[[str], Answer | None] | None = None
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -56,6 +58,9 @@ class LoopbackServer:
                 with server._lock:
                     server.requests.append(self.path)
                 response = server.override(self.path) if server.override else None
+                header_route = server.header_routes.get(self.path.split("?")[0])
+                if response is None and header_route is not None:
+                    response = header_route(dict(self.headers.items()))
                 if response is None:
                     route = server.routes.get(self.path.split("?")[0])
                     response = route() if callable(route) else route

@@ -6,9 +6,9 @@ from typing import Any
 
 from adrf.views import APIView as AsyncAPIView
 from django.http import Http404
-from rest_framework import serializers, viewsets
+from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, DjangoModelPermissions, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -37,6 +37,7 @@ class ClaimsResponseSerializer(serializers.Serializer):
     custom_claims = serializers.DictField()
     scopes = serializers.ListField(child=serializers.CharField())
     user = serializers.DictField()
+    synced = serializers.DictField()
 
 
 @extend_schema(responses=MessageResponseSerializer)
@@ -90,6 +91,16 @@ class AsyncPrivate(AsyncAPIView):
         return Response({"message": message, "sub": request.auth.sub})
 
 
+def describe_synced(user: Any) -> dict[str, Any]:
+    """What USER_FIELDS, USER_FLAGS and GROUPS_CLAIM wrote into the user (settings.py maps them)."""
+    if hasattr(user, "claims"):  # a TokenUser: the mapped values are attributes, the groups names
+        groups = sorted(getattr(user, "group_names", ()))
+    else:
+        groups = sorted(user.groups.values_list("name", flat=True))
+    synced = {name: getattr(user, name, "") for name in ("email", "first_name", "last_name")}
+    return {**synced, "is_staff": bool(user.is_staff), "groups": groups}
+
+
 def describe_user(user: Any) -> dict[str, Any]:
     return {
         "id": user.pk,
@@ -110,6 +121,7 @@ def claims(request: Request) -> Response:
             "custom_claims": request.auth.custom_claims,
             "scopes": sorted(request.auth.granted),
             "user": describe_user(request.user),
+            "synced": describe_synced(request.user),
         }
     )
 
@@ -164,3 +176,24 @@ class MessagesViewSet(viewsets.ModelViewSet):
         message.archived = True
         message.save(update_fields=["archived"])
         return Response(self.get_serializer(message).data)
+
+
+class ModelPermissionsWithView(DjangoModelPermissions):
+    """Django's model permissions, reading included: GET needs ``view_message`` too."""
+
+    perms_map = {**DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class RoleMessages(generics.ListCreateAPIView):
+    """Messages by Django's model permissions, which the token's roles give (GROUPS_CLAIM → groups).
+
+    ``auth0_mint --role editor`` gives a token whose user joins the ``editor`` group, which may view
+    and add messages (its permissions are set by the demo's migration 0002).
+    """
+
+    queryset = Message.objects.all()
+    serializer_class = MessageSerializer
+    permission_classes = [IsAuthenticated, ModelPermissionsWithView]
+
+    def perform_create(self, serializer: MessageSerializer) -> None:  # type: ignore[override]
+        serializer.save(author=self.request.user)

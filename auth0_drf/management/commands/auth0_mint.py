@@ -71,6 +71,18 @@ class Command(BaseCommand):
             help="seconds until it expires (default 3600; negative for an expired token)",
         )
         parser.add_argument("--audience", default=None, help="the audience (default: the configured AUDIENCE)")
+        parser.add_argument("--email", default=None, help="the user's email, as the claim {CLAIMS_NAMESPACE}email")
+        parser.add_argument(
+            "--name", default=None, help="the user's full name ({CLAIMS_NAMESPACE}name, given_name, family_name)"
+        )
+        parser.add_argument(
+            "--role", action="append", default=[], help="a role, in the list {CLAIMS_NAMESPACE}roles; repeat for more"
+        )
+        parser.add_argument(
+            "--userinfo",
+            action="store_true",
+            help="serve --email and --name at the issuer's /userinfo (named in aud) instead of in the token",
+        )
         parser.add_argument(
             "--curl",
             metavar="URL",
@@ -96,6 +108,10 @@ class Command(BaseCommand):
                 claims=claims,
                 lifetime=options["lifetime"],
                 audience=audience,
+                email=options["email"],
+                name=options["name"],
+                roles=options["role"],
+                userinfo=options["userinfo"],
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
