@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 
 from .conf import auth0_settings
 from .models import ClaimChange
@@ -155,9 +156,12 @@ VALUE_MAX_CHARS = 120
 
 
 def shorten(value: Any, present: bool = True, limit: int = VALUE_MAX_CHARS) -> str:
-    """Return a value as JSON text cut after ``limit`` characters (unescaped: escape before output)."""
+    """Return a value as JSON text cut after ``limit`` characters (unescaped: escape before output).
+
+    An absent claim reads ``(absent)`` in the active language.
+    """
     if not present:
-        return "(absent)"
+        return gettext("(absent)")
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext
+
 from .conf import IssuerConfig
 from .errors import (
     API_IDENTIFIER,
@@ -44,6 +46,7 @@ from .explanations import (
     explain_unknown_key,
     show,
 )
+from .i18n import gettext_lazy
 from .jose import decode_segment
 from .tokens import TokenVerifier, get_verifier
 from .validators import validate_audience
@@ -63,11 +66,11 @@ __all__ = [
     "show",
 ]
 
-#: What each ``Diagnosis.kind`` is, in words.
+#: What each ``Diagnosis.kind`` is, in words (lazy: in the language active where it is shown).
 KINDS = {
-    "jwt": "a signed JWT (JWS)",
-    "jwe": "an encrypted token (JWE)",
-    "opaque": "not a JWT (opaque or malformed)",
+    "jwt": gettext_lazy("a signed JWT (JWS)"),
+    "jwe": gettext_lazy("an encrypted token (JWE)"),
+    "opaque": gettext_lazy("not a JWT (opaque or malformed)"),
 }
 
 
@@ -88,7 +91,7 @@ class Diagnosis:
     payload: dict[str, Any] | None = None
     problems: list[Problem] = field(default_factory=list)
     verified: bool = False  # checked against the settings (not only decoded)
-    signature: str = "not checked"
+    signature: str = gettext_lazy("not checked")
 
     @property
     def ok(self) -> bool:
@@ -154,7 +157,11 @@ def diagnose(token: str, verifier: TokenVerifier | None = None, *, now: float | 
     verifier = verifier or get_verifier()
     now = verifier.timer() if now is None else now
     if len(token) > verifier.max_length:
-        diagnosis.add(TokenTooLarge.code, f"{TokenTooLarge.message} (MAX_TOKEN_LENGTH is {verifier.max_length}.)")
+        diagnosis.add(
+            TokenTooLarge.code,
+            gettext("%(message)s (MAX_TOKEN_LENGTH is %(limit)s.)")
+            % {"message": TokenTooLarge.message, "limit": verifier.max_length},
+        )
     header, payload = diagnosis.header, diagnosis.payload
     if diagnosis.kind != "jwt" or header is None or payload is None:
         audiences = [a for config in verifier.issuers.values() for a in config.audiences]
@@ -190,9 +197,11 @@ class _Checker:
         if key_found:
             self.check_signature()
         elif config is None:
-            self.diagnosis.signature = "not checked: the issuer is not trusted, so none of its keys are fetched"
+            self.diagnosis.signature = gettext(
+                "not checked: the issuer is not trusted, so none of its keys are fetched"
+            )
         else:
-            self.diagnosis.signature = "not checked: no usable key"
+            self.diagnosis.signature = gettext("not checked: no usable key")
         # The claims are checked against the trusted issuer, or the first configured one when
         # the token's is not trusted, so an audience problem is still found.
         claims_config = config or next(iter(self.verifier.issuers.values()), None)
@@ -237,7 +246,7 @@ class _Checker:
             jwks.get_signing_key(self.header.get("kid"), alg)
         except UnknownKey as exc:
             known = [k.kid for k in jwks.keys.keys] if jwks.keys else None
-            where = jwks.jwks_uri or f"the JWKS of {config.issuer}"
+            where = jwks.jwks_uri or gettext("the JWKS of %(issuer)s") % {"issuer": config.issuer}
             self.add(exc, explain_unknown_key(exc.message, self.header.get("kid"), alg, known, where))
             return False
         except KeysUnavailable as exc:
@@ -251,12 +260,12 @@ class _Checker:
         try:
             self.verifier.verify(self.token)
         except InvalidSignature as exc:
-            self.diagnosis.signature = "INVALID"
+            self.diagnosis.signature = gettext("INVALID")
             self.add(exc, explain_bad_signature(self.header.get("kid"), self.payload.get("iss")))
             return
         except (TokenError, KeysUnavailable):
             pass
-        self.diagnosis.signature = f"valid (key {show(self.header.get('kid'))})"
+        self.diagnosis.signature = gettext("valid (key %(kid)s)") % {"kid": show(self.header.get("kid"))}
 
     def check_claims(self, config: IssuerConfig) -> None:
         # Each validator checks its own claims and raises its own error: running them all, one

@@ -122,7 +122,7 @@ def check_throttle_rates(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     for cls, where in _throttles_in_use(rest):
         name = f"{cls.__module__}.{cls.__qualname__}"
         rate = getattr(cls, "rate", None)
-        setting = "its rate attribute"
+        setting = _("its rate attribute")
         if rate is None:
             if not cls.scope:
                 errors.append(
@@ -178,11 +178,11 @@ def _throttles_in_use(rest: dict[str, Any]) -> list[tuple[type[TokenRateThrottle
             found[candidate] = where
 
     for candidate in rest.get("DEFAULT_THROTTLE_CLASSES", ()) or ():
-        add(candidate, "in REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES']")
+        add(candidate, _("in REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES']"))
     for view in _view_classes():
         for candidate in getattr(view, "throttle_classes", ()) or ():
             # __name__: api_view gives its class the function's name (its qualname is DRF's).
-            add(candidate, f"on view {view.__module__}.{view.__name__}")
+            add(candidate, _("on view %(view)s") % {"view": f"{view.__module__}.{view.__name__}"})
     return list(found.items())
 
 

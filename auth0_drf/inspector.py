@@ -27,7 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
@@ -96,12 +96,14 @@ def describe_configuration(verifier: TokenVerifier) -> list[tuple[str, str]]:
     issuers = list(verifier.issuers.values())
     audiences = sorted({audience for config in issuers for audience in config.audiences})
     rules = [str(rule) for rule in get_claim_rules()]
+    # A value of its own in a table cell, not the "none" that errors put into a sentence.
+    none = pgettext("no value", "none")
     return [
-        (gettext("Trusted issuers"), ", ".join(config.issuer for config in issuers) or gettext("none")),
+        (gettext("Trusted issuers"), ", ".join(config.issuer for config in issuers) or none),
         (gettext("Audiences"), ", ".join(audiences) or gettext("none configured")),
-        (gettext("Algorithms"), ", ".join(verifier.algorithms) or gettext("none")),
+        (gettext("Algorithms"), ", ".join(verifier.algorithms) or none),
         (gettext("Token profile"), verifier.profile.name),
-        (gettext("Claim rules (CLAIM_RULES)"), ", ".join(rules) or gettext("none")),
+        (gettext("Claim rules (CLAIM_RULES)"), ", ".join(rules) or none),
     ]
 
 

@@ -27,6 +27,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
@@ -42,14 +43,15 @@ def rate_problem(rate: object) -> str | None:
     """Return what is wrong with a DRF throttle rate (``"<number>/<s|m|h|d...>"`` or None), or None if nothing is.
 
     DRF's ``parse_rate`` fails on anything else with a ``ValueError`` or ``KeyError``, on every request.
+    The text is in the active language: system check E020 puts it into its message.
     """
     if rate is None:
         return None
     if not isinstance(rate, str):
-        return "is not a string"
+        return gettext("is not a string")
     number, slash, period = rate.partition("/")
     if not slash or not number.isdigit() or not period or period[0] not in _PERIODS:
-        return "is not of the form '<number>/<period>' with a period of s, m, h or d"
+        return gettext("is not of the form '<number>/<period>' with a period of s, m, h or d")
     return None
 
 

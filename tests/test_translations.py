@@ -19,11 +19,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import Error
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from django.utils import translation
 
-from auth0_drf.checks import check_settings
+from auth0_drf.checks import check_settings, check_throttle_rates
+from auth0_drf.rejectcounts import rejection_counter
 
 from .helpers import get
 
@@ -139,6 +142,62 @@ def test_a_system_check_with_values_in_it_is_translated_around_them():
         (error,) = check_settings()
     assert error.msg == "Aucune AUDIENCE n'est configurée pour l'émetteur https://example.eu.auth0.com/."
     assert error.id == "auth0_drf.E002"
+
+
+def test_a_throttle_rate_check_is_translated_with_every_part_of_it():
+    # The parts put into the message (where the throttle is named, what is wrong) are translated too.
+    rest = {
+        "DEFAULT_THROTTLE_CLASSES": ["auth0_drf.throttling.SubjectRateThrottle"],
+        "DEFAULT_THROTTLE_RATES": {"auth0_subject": 100},
+    }
+    with override_settings(REST_FRAMEWORK=rest), translation.override("de"):
+        (error,) = check_throttle_rates()
+    assert error.msg == (
+        "Die Rate der Drosselung auth0_drf.throttling.SubjectRateThrottle "
+        "(in REST_FRAMEWORK['DEFAULT_THROTTLE_CLASSES']), REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['auth0_subject'], "
+        "ist kein String."
+    )
+    assert error.id == "auth0_drf.E020"
+
+
+def superuser_client(language: str) -> Client:
+    """Return a logged-in superuser's client whose requests ask for ``language``."""
+    user = get_user_model().objects.create_superuser("root", "root@example.test", "pw")
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_rejections_page_is_in_the_admin_users_language(auth0_issuer):
+    assert get(auth0_issuer.token(lifetime=-60)).status_code == 401
+    rejection_counter.flush()
+    with override_settings(MIDDLEWARE=with_locale_middleware()):
+        response = superuser_client("de").get(reverse("admin:auth0_drf_rejectioncount_changelist"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Ablehnungen pro 10 Minuten, nach Code</title>" in html
+    assert ">letzte 24 Stunden</option>" in html
+    assert '<th scope="col">Was zu tun ist</th>' in html
+    # The advice is the German body of the rejection; the code stays as it is.
+    assert EXPIRED_DE in html and "<code>token_expired</code>" in html
+    assert "1 Ablehnung" in html
+
+
+@pytest.mark.django_db
+def test_the_token_inspector_is_in_the_admin_users_language(auth0_issuer):
+    with override_settings(MIDDLEWARE=with_locale_middleware()):
+        client = superuser_client("ja")
+        page = reverse("admin:auth0_drf_tokeninspector_changelist")
+        empty = client.post(page, {"token": " "}).content.decode()
+        expired = client.post(page, {"token": auth0_issuer.token(lifetime=-3600)}).content.decode()
+    assert "検査するアクセストークンを入力欄に貼り付けてください。" in empty
+    assert "判定: この API はこのトークンを拒否します: 問題 1 件。" in expired
+    # The words of auth0_inspect: the kind of token, and what to do about its problem.
+    assert "トークン: 署名付き JWT (JWS)" in expired
+    assert "前に期限切れになりました" in expired and "Auth0 から新しいトークンを取得してください。" in expired
+    assert '<th scope="row">信頼する発行者</th>' in expired
+    assert "<h2>この API の設定</h2>" in expired
 
 
 # --- the catalogues -------------------------------------------------------------------------
