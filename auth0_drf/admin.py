@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import rejection_admin  # noqa: F401  (registers the rejections page with the admin site)
 from .admin_pages import render_page, require_view_permission, single_page_urls
-from .changes import REDACTED, group_changes, shorten
+from .changes import REDACTED, SubjectTally, group_changes, shorten
 from .conf import as_tuple, auth0_settings
 from .identity_admin import attach_user_revoke_action
 from .inspector import TokenInspectorAdmin
@@ -89,7 +89,7 @@ def can_view_records(request: HttpRequest) -> bool:
 
 
 @dataclass
-class ClaimSummary:
+class ClaimSummary(SubjectTally):
     """One custom claim name across every recorded subject."""
 
     name: str
@@ -98,14 +98,6 @@ class ClaimSummary:
     types: set[str] = field(default_factory=set)
     last_seen: datetime | None = None
     example: str = ""
-
-    @property
-    def subject_count(self) -> int:
-        return len(self.subjects)
-
-    @property
-    def client_list(self) -> list[str]:
-        return sorted(self.clients)
 
     @property
     def type_list(self) -> list[str]:
