@@ -12,9 +12,23 @@ from typing import Any
 
 from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+
+
+class ReadOnlyPageMixin:
+    """Mixin of an admin that only shows a page: nothing can be added, changed or deleted through it."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 def single_page_urls(model_admin: ModelAdmin[Any], view: Callable[..., HttpResponse]) -> list[URLPattern]:

@@ -21,7 +21,7 @@ class FailureLog:
 
     timer: Callable[[], float]
     #: Minimum seconds between two warnings about failed writes (the rest are logged at DEBUG).
-    warn_every: float
+    warn_every: float = 60
     _lock: threading.Lock
     _last_warning: float | None
 

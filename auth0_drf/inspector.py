@@ -29,7 +29,7 @@ from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from .admin_pages import render_page, require_view_permission, single_page_urls
+from .admin_pages import ReadOnlyPageMixin, render_page, require_view_permission, single_page_urls
 from .authentication import Auth0Authentication
 from .claims import Claims
 from .diagnosis import KINDS, Diagnosis, decoded_rows, diagnose
@@ -202,7 +202,7 @@ def can_inspect(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION))
 
 
-class TokenInspectorAdmin(_InspectorAdmin):
+class TokenInspectorAdmin(ReadOnlyPageMixin, _InspectorAdmin):
     """The admin entry *Token inspector*: one page, a POST form, nothing stored (``TokenInspector`` has no table)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -210,15 +210,6 @@ class TokenInspectorAdmin(_InspectorAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return can_inspect(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         # Only the inspector: the model has no table, so none of the default pages may exist.

@@ -117,8 +117,6 @@ class ClaimRecorder(FailureLog):
     max_entries = 10000
     #: Minimum seconds between automatic prunes in one process.
     prune_every = 600
-    #: Minimum seconds between two warnings about failed writes (the rest are logged at DEBUG).
-    warn_every = 60
 
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[str, str, str], Sighting] = OrderedDict()

@@ -93,8 +93,6 @@ class RejectionCounter(FailureLog):
     max_keys = 1000
     #: Minimum seconds between automatic prunes in one process.
     prune_every = 600
-    #: Minimum seconds between two warnings about failed writes (the rest are logged at DEBUG).
-    warn_every = 60
 
     def __init__(self) -> None:
         self._counts: dict[Key, list[float]] = {}  # key -> [count, last seen (epoch seconds)]

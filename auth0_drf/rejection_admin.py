@@ -30,7 +30,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .admin_pages import render_page, require_view_permission, single_page_urls
+from .admin_pages import ReadOnlyPageMixin, render_page, require_view_permission, single_page_urls
 from .conf import auth0_settings
 from .errors import API_IDENTIFIER, INSUFFICIENT_SCOPE, Auth0Error, ClaimRuleFailed, InvalidAudience
 from .explanations import explain_claim
@@ -242,7 +242,7 @@ def render_chart(
 
 
 @admin.register(RejectionCount)
-class RejectionCountAdmin(_CountAdmin):
+class RejectionCountAdmin(ReadOnlyPageMixin, _CountAdmin):
     """The rejections page: a chart and a table per code, filtered by time range, issuer and client.
 
     Read-only: rows are added by the counter and removed by its prune, never by hand.
@@ -252,15 +252,6 @@ class RejectionCountAdmin(_CountAdmin):
         # The view permission itself: Django's default lets the change permission see too.
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('view', opts)}")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         # Only the page itself: there is nothing to add, change or delete.
