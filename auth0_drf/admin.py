@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename, get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -33,7 +32,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from . import rejection_admin  # noqa: F401  (registers the rejections page with the admin site)
-from .changes import REDACTED, group_changes, shorten
+from .admin_pages import render_page, require_view_permission, single_page_urls
+from .changes import REDACTED, SubjectTally, group_changes, shorten
 from .conf import as_tuple, auth0_settings
 from .identity_admin import attach_user_revoke_action
 from .inspector import TokenInspectorAdmin
@@ -89,7 +89,7 @@ def can_view_records(request: HttpRequest) -> bool:
 
 
 @dataclass
-class ClaimSummary:
+class ClaimSummary(SubjectTally):
     """One custom claim name across every recorded subject."""
 
     name: str
@@ -98,14 +98,6 @@ class ClaimSummary:
     types: set[str] = field(default_factory=set)
     last_seen: datetime | None = None
     example: str = ""
-
-    @property
-    def subject_count(self) -> int:
-        return len(self.subjects)
-
-    @property
-    def client_list(self) -> list[str]:
-        return sorted(self.clients)
 
     @property
     def type_list(self) -> list[str]:
@@ -241,26 +233,21 @@ class ClaimRecordAdmin(ReadOnlyRecordMixin, _RecordAdmin):
 
     def summary_view(self, request: HttpRequest) -> TemplateResponse:
         """Show every custom claim name: how many subjects carry it, when last seen, an example."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        require_view_permission(self, request)
         opts = self.model._meta
         records = ClaimRecord.objects.only("issuer", "subject", "client_id", "claims", "last_seen").order_by(
             "-last_seen"
         )
         context = {
-            **self.admin_site.each_context(request),
-            "title": _("Custom claims seen in tokens"),
-            "subtitle": None,
-            "opts": opts,
-            "app_label": opts.app_label,
             "summaries": summarize_claims(records.iterator()),
             "record_count": records.count(),
             "changelist_url": reverse(
                 f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=self.admin_site.name
             ),
         }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/auth0_drf/claimrecord/summary.html", context)
+        return render_page(
+            self, request, "admin/auth0_drf/claimrecord/summary.html", _("Custom claims seen in tokens"), context
+        )
 
 
 def describe_change(change: ClaimChange) -> tuple[datetime, str, str, str]:
@@ -290,20 +277,12 @@ class ClaimChangeAdmin(ReadOnlyRecordMixin, _ChangeAdmin):
         return False  # the history goes with its records
 
     def get_urls(self) -> list[URLPattern]:
-        opts = self.model._meta
         # Only the grouped list: a change has no page of its own (it is shown on its record's).
-        return [
-            path(
-                "",
-                self.admin_site.admin_view(self.changelist_view),
-                name=f"{opts.app_label}_{opts.model_name}_changelist",
-            )
-        ]
+        return single_page_urls(self, self.changelist_view)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         """Show the claim changes of the chosen period, identical ones grouped, the most subjects first."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        require_view_permission(self, request)
         hours = next((h for h, _label in CHANGE_PERIODS if str(h) == request.GET.get("hours")), 24)
         period = dict(CHANGE_PERIODS)[hours]
         since = timezone.now() - timedelta(hours=hours)
@@ -314,14 +293,8 @@ class ClaimChangeAdmin(ReadOnlyRecordMixin, _ChangeAdmin):
             .order_by("-changed_at")
         )
         groups = group_changes(changes.iterator(), as_tuple(auth0_settings.REDACTED_CLAIMS))
-        opts = self.model._meta
         records = ClaimRecord._meta
         context = {
-            **self.admin_site.each_context(request),
-            "title": _("Recent claim changes"),
-            "subtitle": None,
-            "opts": opts,
-            "app_label": opts.app_label,
             "groups": groups,
             "period": period,
             "hours": hours,
@@ -331,8 +304,7 @@ class ClaimChangeAdmin(ReadOnlyRecordMixin, _ChangeAdmin):
             ),
             **(extra_context or {}),
         }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/auth0_drf/claimchange/recent.html", context)
+        return render_page(self, request, "admin/auth0_drf/claimchange/recent.html", _("Recent claim changes"), context)
 
 
 #: What the grouped list reads of each change and its record (never the record's claims).

@@ -166,8 +166,26 @@ def shorten(value: Any, present: bool = True, limit: int = VALUE_MAX_CHARS) -> s
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class SubjectTally:
+    """Mixin of the admin's summaries: the (issuer, subject) pairs and the clients a claim was seen for.
+
+    The class using it declares the ``subjects`` and ``clients`` sets (as dataclass fields).
+    """
+
+    subjects: set[tuple[str, str]]
+    clients: set[str]
+
+    @property
+    def subject_count(self) -> int:
+        return len(self.subjects)
+
+    @property
+    def client_list(self) -> list[str]:
+        return sorted(self.clients)
+
+
 @dataclass
-class ChangeGroup:
+class ChangeGroup(SubjectTally):
     """Identical changes (same claim, same old and new value) across subjects."""
 
     claim: str
@@ -178,14 +196,6 @@ class ChangeGroup:
     clients: set[str] = field(default_factory=set)
     last_seen: datetime | None = None
     first_seen: datetime | None = None
-
-    @property
-    def subject_count(self) -> int:
-        return len(self.subjects)
-
-    @property
-    def client_list(self) -> list[str]:
-        return sorted(self.clients)
 
 
 def group_changes(changes: Iterable[ClaimChange], redacted_names: Iterable[str] = ()) -> list[ChangeGroup]:

@@ -20,17 +20,16 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, get_resolver, path
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from .admin_pages import ReadOnlyPageMixin, render_page, require_view_permission, single_page_urls
 from .authentication import Auth0Authentication
 from .claims import Claims
 from .diagnosis import KINDS, Diagnosis, decoded_rows, diagnose
@@ -203,7 +202,7 @@ def can_inspect(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.is_staff and request.user.has_perm(PERMISSION))
 
 
-class TokenInspectorAdmin(_InspectorAdmin):
+class TokenInspectorAdmin(ReadOnlyPageMixin, _InspectorAdmin):
     """The admin entry *Token inspector*: one page, a POST form, nothing stored (``TokenInspector`` has no table)."""
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -212,42 +211,18 @@ class TokenInspectorAdmin(_InspectorAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return can_inspect(request)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
     def get_urls(self) -> list[URLPattern]:
-        opts = self.model._meta
         # Only the inspector: the model has no table, so none of the default pages may exist.
-        return [
-            path(
-                "",
-                self.admin_site.admin_view(self.inspector_view),
-                name=f"{opts.app_label}_{opts.model_name}_changelist",
-            )
-        ]
+        return single_page_urls(self, self.inspector_view)
 
     @method_decorator(sensitive_post_parameters("token"))
     def inspector_view(self, request: HttpRequest) -> HttpResponse:
         """GET: the empty form. POST: the form again (empty) with everything said about the pasted token."""
-        if not can_inspect(request):
-            raise PermissionDenied
-        context: dict[str, Any] = {
-            **self.admin_site.each_context(request),
-            "title": _("Token inspector"),
-            "subtitle": None,
-            "opts": self.model._meta,
-            "app_label": self.model._meta.app_label,
-        }
-        if request.method == "POST":
-            context.update(self.inspect(request.POST.get("token", "")))
-        request.current_app = self.admin_site.name
-        response = TemplateResponse(request, "admin/auth0_drf/tokeninspector/inspect.html", context)
+        require_view_permission(self, request)  # has_view_permission() is can_inspect()
+        context = self.inspect(request.POST.get("token", "")) if request.method == "POST" else {}
+        response = render_page(
+            self, request, "admin/auth0_drf/tokeninspector/inspect.html", _("Token inspector"), context
+        )
         patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
         # Not "no-referrer": browsers then send "Origin: null" with the form, which Django's CSRF
         # check refuses. same-origin sends nothing to other sites (and the URL holds no token).

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -40,9 +39,8 @@ from django.utils import timezone
 from .changes import REDACTED, claim_changes, prune_changes, redacted_digest, save_changes
 from .claims import Claims
 from .conf import as_tuple, auth0_settings
+from .failurelog import FailureLog
 from .models import ClaimRecord
-
-logger = logging.getLogger("auth0_drf")
 
 __all__ = ["REDACTED", "ClaimRecorder", "Sighting", "claim_recorder", "fingerprint", "prune", "redact"]
 
@@ -105,7 +103,7 @@ class Sighting:
     unsaved: int = 0
 
 
-class ClaimRecorder:
+class ClaimRecorder(FailureLog):
     """Write ``ClaimRecord`` rows for verified tokens, throttled by an in-process memory.
 
     ``record()`` is called by ``Auth0Authentication.token_verified``. Swap ``timer`` (seconds,
@@ -119,8 +117,6 @@ class ClaimRecorder:
     max_entries = 10000
     #: Minimum seconds between automatic prunes in one process.
     prune_every = 600
-    #: Minimum seconds between two warnings about failed writes (the rest are logged at DEBUG).
-    warn_every = 60
 
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[str, str, str], Sighting] = OrderedDict()
@@ -306,23 +302,11 @@ class ClaimRecorder:
         except Exception as exc:  # noqa: BLE001
             self._log_failure("prune recorded claims", exc)
 
-    def _log_failure(self, action: str, exc: Exception) -> None:
+    def _failure_message(self, exc: Exception) -> object:
         # Only the exception's class and message: the database's message names the table and
         # the constraint, never a token (tokens are never stored or sent to the database).
-        now = self.timer()
-        with self._lock:
-            loud = self._last_warning is None or now - self._last_warning >= self.warn_every
-            if loud:
-                self._last_warning = now
         # The first line only: the lines after it (PostgreSQL's DETAIL and CONTEXT) may quote the data.
-        message = str(exc).strip().split("\n", 1)[0][:300]
-        logger.log(
-            logging.WARNING if loud else logging.DEBUG,
-            "auth0_drf: could not %s (the request goes on): %s: %s",
-            action,
-            type(exc).__name__,
-            message,
-        )
+        return str(exc).strip().split("\n", 1)[0][:300]
 
 
 def prune(

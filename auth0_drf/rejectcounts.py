@@ -24,7 +24,6 @@ stops (at most one interval's) are lost; the admin page writes its own process's
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,9 +39,8 @@ from django.utils import timezone
 
 from .conf import auth0_settings
 from .errors import InvalidAudience
+from .failurelog import FailureLog
 from .models import RejectionCount
-
-logger = logging.getLogger("auth0_drf")
 
 #: Seconds per time bucket.
 BUCKET_SECONDS = 600
@@ -81,7 +79,7 @@ def rejection_key(code: str, verified: Mapping[str, Any], now: float) -> Key:
     return (bucket, code[:64], printable(issuer), printable(client) if client else "", audience)
 
 
-class RejectionCounter:
+class RejectionCounter(FailureLog):
     """Count rejections in memory and add them to ``RejectionCount`` rows at most once per interval.
 
     Thread-safe; holds at most ``max_keys`` distinct keys (more go under ``OTHER``). Swap
@@ -95,8 +93,6 @@ class RejectionCounter:
     max_keys = 1000
     #: Minimum seconds between automatic prunes in one process.
     prune_every = 600
-    #: Minimum seconds between two warnings about failed writes (the rest are logged at DEBUG).
-    warn_every = 60
 
     def __init__(self) -> None:
         self._counts: dict[Key, list[float]] = {}  # key -> [count, last seen (epoch seconds)]
@@ -223,21 +219,8 @@ class RejectionCounter:
         except Exception as exc:  # noqa: BLE001
             self._log_failure("prune rejection counts", exc)
 
-    def _log_failure(self, action: str, exc: Exception) -> None:
-        # The exception's class and message only: the database's message names the table and the
-        # constraint, never a token (no token is ever sent to the database).
-        now = self.timer()
-        with self._lock:
-            loud = self._last_warning is None or now - self._last_warning >= self.warn_every
-            if loud:
-                self._last_warning = now
-        logger.log(
-            logging.WARNING if loud else logging.DEBUG,
-            "auth0_drf: could not %s (the request goes on): %s: %s",
-            action,
-            type(exc).__name__,
-            exc,
-        )
+    # _log_failure (FailureLog) logs the exception's class and message only: the database's message
+    # names the table and the constraint, never a token (no token is ever sent to the database).
 
 
 def prune_rejections(

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .admin_pages import ReadOnlyPageMixin, render_page, require_view_permission, single_page_urls
 from .conf import auth0_settings
 from .errors import API_IDENTIFIER, INSUFFICIENT_SCOPE, Auth0Error, ClaimRuleFailed, InvalidAudience
 from .explanations import explain_claim
@@ -242,7 +242,7 @@ def render_chart(
 
 
 @admin.register(RejectionCount)
-class RejectionCountAdmin(_CountAdmin):
+class RejectionCountAdmin(ReadOnlyPageMixin, _CountAdmin):
     """The rejections page: a chart and a table per code, filtered by time range, issuer and client.
 
     Read-only: rows are added by the counter and removed by its prune, never by hand.
@@ -253,30 +253,13 @@ class RejectionCountAdmin(_CountAdmin):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('view', opts)}")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
     def get_urls(self) -> list[URLPattern]:
-        opts = self.model._meta
         # Only the page itself: there is nothing to add, change or delete.
-        return [
-            path(
-                "",
-                self.admin_site.admin_view(self.changelist_view),
-                name=f"{opts.app_label}_{opts.model_name}_changelist",
-            )
-        ]
+        return single_page_urls(self, self.changelist_view)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         """Show the chart and the table for the range, issuer and client in the query string."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+        require_view_permission(self, request)
         # This process's own counts first, so a developer sees the request they just made.
         rejection_counter.flush()
         filters = RejectionFilters(request.GET or None)
@@ -301,13 +284,7 @@ class RejectionCountAdmin(_CountAdmin):
             summary.advice = advice_for(
                 summary.code, audiences, sorted(summary.audiences, key=lambda aud: -summary.audiences[aud])
             )
-        opts = self.model._meta
         context = {
-            **self.admin_site.each_context(request),
-            "title": _("Rejected tokens"),
-            "subtitle": None,
-            "opts": opts,
-            "app_label": opts.app_label,
             "filters": filters,
             "valid": valid,
             "hours": hours,
@@ -323,9 +300,13 @@ class RejectionCountAdmin(_CountAdmin):
             "enabled": auth0_settings.RECORD_REJECTIONS,
             **(extra_context or {}),
         }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request, "admin/auth0_drf/rejectioncount/rejections.html", context, status=200 if valid else 400
+        return render_page(
+            self,
+            request,
+            "admin/auth0_drf/rejectioncount/rejections.html",
+            _("Rejected tokens"),
+            context,
+            status=200 if valid else 400,
         )
 
     def audiences(self, issuer: str) -> tuple[str, ...]:

@@ -80,3 +80,35 @@ def issuer_b(local_keys: dict[str, LocalKey]) -> Iterator[LocalIssuer]:
     """A third local issuer, with its own key, for the API ``https://b.api.test/``."""
     with LocalIssuer(audience="https://b.api.test/", keys=[local_keys["RS256-b"]]) as issuer:
         yield issuer
+
+
+# --- the claim recorder ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def timer(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Move the claim recorder's clock (its ``timer`` extension point) by hand."""
+    from auth0_drf.recorder import claim_recorder
+
+    fake = Clock()
+    monkeypatch.setattr(claim_recorder, "timer", fake)
+    return fake
+
+
+@pytest.fixture
+def see(auth0_issuer: Any, client_for: Any, django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
+    """Return ``send(sub, **claims)``: one request of ``sub`` with ``claims``, committed as in production.
+
+    The claim recorder starts with an empty memory, so the first request of each subject is written.
+    """
+    from auth0_drf.recorder import claim_recorder
+
+    claim_recorder.clear()
+
+    def send(sub: str, **claims: Any) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client_for(auth0_issuer.token(sub=sub, claims=claims)).get("/api/private")
+        assert response.status_code == 200, response.content
+        return response
+
+    return send

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from django.db import connections
+from django.test import Client as DjangoClient
 from rest_framework.test import APIClient
 
 from auth0_drf.conf import auth0_settings
@@ -175,6 +176,25 @@ class Clock:
 def rejection_records(caplog: Any) -> list[logging.LogRecord]:
     """Return the ``auth0_drf`` log records of rejected requests (``rejected token: …``)."""
     return [r for r in caplog.records if r.name == "auth0_drf" and "rejected" in r.getMessage()]
+
+
+# --- the admin --------------------------------------------------------------------------------
+
+
+def staff_client(*perms: str, superuser: bool = False) -> DjangoClient:
+    """Log in a Django test client as ``staff`` with exactly ``perms`` (codenames), or as the superuser ``root``."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    users = get_user_model().objects
+    if superuser:
+        user = users.create_superuser("root", "root@example.test", "pw")
+    else:
+        user = users.create_user("staff", "staff@example.test", "pw", is_staff=True)
+        user.user_permissions.set(Permission.objects.filter(codename__in=perms))
+    client = DjangoClient()
+    client.force_login(user)
+    return client
 
 
 # --- servers --------------------------------------------------------------------------------

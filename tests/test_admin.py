@@ -18,6 +18,8 @@ from auth0_drf.admin import ClaimRecordInline, attach_user_inline
 from auth0_drf.models import ClaimRecord
 from auth0_drf.recorder import REDACTED
 
+from .helpers import staff_client
+
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
@@ -72,17 +74,6 @@ def records() -> dict[str, ClaimRecord]:
         ),
     }
     return rows
-
-
-def staff_client(*perms: str, superuser: bool = False) -> Client:
-    if superuser:
-        user = User.objects.create_superuser("root", "root@example.test", "pw")
-    else:
-        user = User.objects.create_user("staff", "staff@example.test", "pw", is_staff=True)
-        user.user_permissions.set(Permission.objects.filter(codename__in=perms))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

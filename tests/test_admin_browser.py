@@ -29,6 +29,8 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 STATE = "https://myapp.example/state"
 ROLES = "https://myapp.example/roles"
 SECRET = "https://myapp.example/national_id"
+#: The password of the superuser ``admin`` the browser tests create.
+ADMIN_PASSWORD = "correct horse battery"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,6 +96,17 @@ def wait_for_page(browser: Any, path: str) -> None:
     WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
+def log_in_as_admin(browser: Any, live_server: Any, path: str) -> None:
+    """Log in on the admin's form as the superuser ``admin`` (password ``ADMIN_PASSWORD``), landing on ``path``."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{live_server.url}/admin/login/?next={path}")
+    browser.find_element(By.NAME, "username").send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_for_page(browser, path)
+
+
 def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, settings: Any) -> None:
     from selenium.webdriver.common.by import By
 
@@ -109,14 +122,10 @@ def check_admin_pages(browser: Any, live_server: Any, auth0_issuer: Any, setting
         assert response.status_code == 200, response.text
     assert ClaimRecord.objects.count() == 2
     alice = ClaimRecord.objects.get(subject="auth0|alice")
-    get_user_model().objects.create_superuser("admin", "admin@example.test", "correct horse battery")
+    get_user_model().objects.create_superuser("admin", "admin@example.test", ADMIN_PASSWORD)
     SCREENSHOTS.mkdir(exist_ok=True)
 
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/auth0_drf/claimrecord/")
-    browser.find_element(By.NAME, "username").send_keys("admin")
-    browser.find_element(By.NAME, "password").send_keys("correct horse battery")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_for_page(browser, "/admin/auth0_drf/claimrecord/")
+    log_in_as_admin(browser, live_server, "/admin/auth0_drf/claimrecord/")
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 2
     browser.save_screenshot(str(SCREENSHOTS / "claims-list.png"))

@@ -16,7 +16,6 @@ from django.utils.html import escape
 
 from auth0_drf.diagnosis import diagnose
 from auth0_drf.models import ClaimRecord
-from auth0_drf.recorder import claim_recorder
 from auth0_drf.rules import ClaimEquals
 from auth0_drf.signing import LocalKey
 
@@ -45,19 +44,6 @@ def staff_client(*perms: str, staff: bool = True, superuser: bool = False) -> Cl
 @pytest.fixture
 def inspector() -> Client:
     return staff_client("use_token_inspector")
-
-
-@pytest.fixture
-def see(auth0_issuer, client_for, django_capture_on_commit_callbacks):
-    claim_recorder.clear()
-
-    def send(sub: str, **claims):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client_for(auth0_issuer.token(sub=sub, claims=claims)).get("/api/private")
-        assert response.status_code == 200, response.content
-        return response
-
-    return send
 
 
 def record_url(sub: str) -> str:

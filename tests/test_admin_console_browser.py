@@ -10,7 +10,14 @@ from django.contrib.auth import get_user_model
 
 from auth0_drf.signing import LocalKey
 
-from .test_admin_browser import SCREENSHOTS, headless_chromium, require_chromium, wait_for_page
+from .test_admin_browser import (
+    ADMIN_PASSWORD,
+    SCREENSHOTS,
+    headless_chromium,
+    log_in_as_admin,
+    require_chromium,
+    wait_for_page,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +36,7 @@ def test_staff_read_recent_claim_changes_and_inspect_a_bad_token_in_a_browser(li
                 f"{live_server.url}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=10
             )
             assert response.status_code == 200, response.text
-    get_user_model().objects.create_superuser("admin", "admin@example.test", "correct horse battery")
+    get_user_model().objects.create_superuser("admin", "admin@example.test", ADMIN_PASSWORD)
     SCREENSHOTS.mkdir(exist_ok=True)
     with headless_chromium() as browser:
         check_pages(browser, live_server, auth0_issuer)
@@ -38,11 +45,7 @@ def test_staff_read_recent_claim_changes_and_inspect_a_bad_token_in_a_browser(li
 def check_pages(browser: Any, live_server: Any, auth0_issuer: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
-    browser.find_element(By.NAME, "username").send_keys("admin")
-    browser.find_element(By.NAME, "password").send_keys("correct horse battery")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_for_page(browser, "/admin/")
+    log_in_as_admin(browser, live_server, "/admin/")
 
     # Recent claim changes, from the admin index.
     browser.find_element(By.CSS_SELECTOR, 'a[href="/admin/auth0_drf/claimchange/"]').click()

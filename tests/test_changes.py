@@ -12,33 +12,11 @@ from auth0_drf.changes import Change, claim_changes, group_changes, prune_change
 from auth0_drf.models import ClaimChange, ClaimRecord
 from auth0_drf.recorder import REDACTED, claim_recorder, prune
 
-from .helpers import Clock
-
 pytestmark = pytest.mark.django_db
 
 PLAN = "https://myapp.example/plan"
 ROLES = "https://myapp.example/roles"
 SECRET = "https://myapp.example/national_id"
-
-
-@pytest.fixture
-def timer(monkeypatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(claim_recorder, "timer", fake)
-    return fake
-
-
-@pytest.fixture
-def see(auth0_issuer, client_for, django_capture_on_commit_callbacks):
-    """Send one request of ``sub`` with ``claims``, committed as in production."""
-
-    def send(sub: str, **claims):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client_for(auth0_issuer.token(sub=sub, claims=claims)).get("/api/private")
-        assert response.status_code == 200, response.content
-        return response
-
-    return send
 
 
 def history(sub: str) -> list[tuple[str, object, object, bool, bool, bool]]:

@@ -19,7 +19,6 @@ from auth0_drf.signing import LocalKey
 from auth0_drf.tokens import get_verifier
 from demo_project.api.models import Message
 
-from .helpers import Clock
 from .schema import table_missing
 
 pytestmark = pytest.mark.django_db
@@ -29,14 +28,6 @@ User = get_user_model()
 STATE = "https://myapp.example/state"
 ROLES = "https://myapp.example/roles"
 SECRET = "https://myapp.example/national_id"
-
-
-@pytest.fixture
-def timer(monkeypatch) -> Clock:
-    """Move the recorder's clock (its ``timer`` extension point) by hand."""
-    fake = Clock()
-    monkeypatch.setattr(claim_recorder, "timer", fake)
-    return fake
 
 
 @pytest.fixture

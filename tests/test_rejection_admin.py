@@ -9,23 +9,12 @@ from django.test import Client
 from django.urls import reverse
 
 from auth0_drf.rejectcounts import rejection_counter
-from tests.helpers import get
+from tests.helpers import get, staff_client
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
 PAGE = reverse("admin:auth0_drf_rejectioncount_changelist")
-
-
-def staff_client(*perms: str, superuser: bool = False) -> Client:
-    if superuser:
-        user = User.objects.create_superuser("root", "root@example.test", "pw")
-    else:
-        user = User.objects.create_user("staff", "staff@example.test", "pw", is_staff=True)
-        user.user_permissions.set(Permission.objects.filter(codename__in=perms))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

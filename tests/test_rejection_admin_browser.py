@@ -10,7 +10,14 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 
-from tests.test_admin_browser import SCREENSHOTS, headless_chromium, require_chromium, wait_for_page
+from tests.test_admin_browser import (
+    ADMIN_PASSWORD,
+    SCREENSHOTS,
+    headless_chromium,
+    log_in_as_admin,
+    require_chromium,
+    wait_for_page,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,15 +40,11 @@ def test_staff_see_the_rejection_chart_and_table_in_a_browser(live_server, auth0
             f"{live_server.url}/api/private", headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
         assert response.status_code == 401, response.text
-    get_user_model().objects.create_superuser("admin", "admin@example.test", "correct horse battery")
+    get_user_model().objects.create_superuser("admin", "admin@example.test", ADMIN_PASSWORD)
     SCREENSHOTS.mkdir(exist_ok=True)
 
     with headless_chromium() as browser:
-        browser.get(f"{live_server.url}/admin/login/?next={PAGE}")
-        browser.find_element(By.NAME, "username").send_keys("admin")
-        browser.find_element(By.NAME, "password").send_keys("correct horse battery")
-        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        wait_for_page(browser, PAGE)
+        log_in_as_admin(browser, live_server, PAGE)
 
         chart = browser.find_element(By.ID, "auth0-drf-rejections-chart")
         assert chart.tag_name == "svg"
