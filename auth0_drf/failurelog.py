@@ -16,7 +16,9 @@ logger = logging.getLogger("auth0_drf")
 class FailureLog:
     """Mixin: ``_log_failure()`` for a writer with a ``timer``, a ``warn_every``, a ``_lock`` and a ``_last_warning``.
 
-    Override ``_failure_message()`` to say less of the exception than its whole text.
+    Only the exception's class and the first line of its message are logged: the database's
+    message names the table and the constraint (tokens are never sent to the database), while the
+    lines after it (PostgreSQL's DETAIL and CONTEXT) may quote the data being written.
     """
 
     timer: Callable[[], float]
@@ -25,8 +27,8 @@ class FailureLog:
     _lock: threading.Lock
     _last_warning: float | None
 
-    def _failure_message(self, exc: Exception) -> object:
-        return exc
+    def _failure_message(self, exc: Exception) -> str:
+        return str(exc).strip().split("\n", 1)[0][:300]
 
     def _log_failure(self, action: str, exc: Exception) -> None:
         now = self.timer()

@@ -302,12 +302,6 @@ class ClaimRecorder(FailureLog):
         except Exception as exc:  # noqa: BLE001
             self._log_failure("prune recorded claims", exc)
 
-    def _failure_message(self, exc: Exception) -> object:
-        # Only the exception's class and message: the database's message names the table and
-        # the constraint, never a token (tokens are never stored or sent to the database).
-        # The first line only: the lines after it (PostgreSQL's DETAIL and CONTEXT) may quote the data.
-        return str(exc).strip().split("\n", 1)[0][:300]
-
 
 def prune(
     *, max_age: float | None = None, max_rows: int | None = None, now: datetime | None = None, using: str | None = None
