@@ -50,7 +50,9 @@ def rate_problem(rate: object) -> str | None:
     if not isinstance(rate, str):
         return gettext("is not a string")
     number, slash, period = rate.partition("/")
-    if not slash or not number.isdigit() or not period or period[0] not in _PERIODS:
+    # As DRF reads it: rate.split("/") into exactly two parts (so one slash), and int(number)
+    # (isdecimal, not isdigit: "²" and "①" are digits that int() refuses).
+    if not slash or "/" in period or not number.isdecimal() or not period or period[0] not in _PERIODS:
         return gettext("is not of the form '<number>/<period>' with a period of s, m, h or d")
     return None
 

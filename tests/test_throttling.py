@@ -12,6 +12,7 @@ from django.core.checks import Error
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from auth0_drf.checks import check_throttle_rates
 from auth0_drf.throttling import ClientRateThrottle, SubjectRateThrottle, rate_problem
@@ -179,6 +180,13 @@ def test_rates_drf_accepts_have_no_problem(rate):
 
 @pytest.mark.parametrize("rate", ["100", "100/fortnight", "many/min", "/min", "100/", 100, "1.5/s"])
 def test_rates_drf_would_fail_on_have_a_problem(rate):
+    assert rate_problem(rate) is not None
+
+
+@pytest.mark.parametrize("rate", ["100/min/x", "1/s/", "\u00b2/s", "\u2460/min"])
+def test_rates_with_a_second_slash_or_a_digit_int_cannot_read_have_a_problem_as_drf_fails_on_them(rate):
+    with pytest.raises(ValueError):
+        SimpleRateThrottle.parse_rate(None, rate)  # DRF's own parser, as it runs on every request
     assert rate_problem(rate) is not None
 
 
