@@ -142,6 +142,8 @@ class SyncPlan:
         if fingerprint == identity.synced_fingerprint:
             remember_values(identity, self, values)
             return None
+        if identity.__dict__.get(_REFUSED) == fingerprint:
+            return None  # the database refused these values for this (cached) identity: not on every request
         return fingerprint
 
     def mapped(self, claims: Mapping[str, Any], fingerprint: str | None = None) -> Mapped:
@@ -176,11 +178,23 @@ class SyncPlan:
 _UNFIT = object()
 #: Where an identity object keeps the plan and the claim values its fingerprint stands for.
 _MEMO = "_auth0_drf_synced_values"
+#: Where an identity object keeps the fingerprint whose write the database refused (``remember_refused``).
+_REFUSED = "_auth0_drf_refused_fingerprint"
 
 
 def remember_values(identity: Auth0Identity, plan: SyncPlan, values: list[Any]) -> None:
     """Note on ``identity`` (in memory only) that it is in sync with ``values`` under ``plan``."""
     identity.__dict__[_MEMO] = (plan, values)
+
+
+def remember_refused(identity: Auth0Identity, fingerprint: str) -> None:
+    """Note on ``identity`` (in memory only) that the database refused to write ``fingerprint``'s values.
+
+    A refusal for good (a unique or check constraint: another user has that email) would
+    otherwise be tried, and logged, on every request: ``stale()`` skips it while this identity
+    object lives (the user cache's ``USER_CACHE_TTL``), and a reloaded identity tries once again.
+    """
+    identity.__dict__[_REFUSED] = fingerprint
 
 
 def fit_value(name: str, claim: str, value: Any) -> Any:

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.checks import Error, Warning
 from django.core.management import call_command
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -278,6 +278,29 @@ def test_a_database_failure_during_the_sync_is_logged_and_saves_nothing(auth0_is
     assert get(token).status_code == 200  # a later request tries again
     user = user_of("auth0|ada")
     assert (user.email, user.is_staff, group_names(user)) == ("changed@example.com", True, {"editor-3"})
+
+
+def test_a_sync_the_database_refuses_for_good_is_not_tried_again_on_every_request(
+    auth0_issuer, settings, client_for, caplog, django_assert_num_queries
+):
+    settings.AUTH0_DRF = mapping(auth0_issuer)
+    warm_up(client_for(profile_token(auth0_issuer)))  # created, then found and cached
+    user_table = User._meta.db_table
+
+    def email_taken(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        # A user model whose email is unique, and another user has the token's new address.
+        if sql.startswith("UPDATE") and user_table in sql:
+            raise IntegrityError(f"UNIQUE constraint failed: {user_table}.email")
+        return execute(sql, params, many, context)
+
+    client = client_for(profile_token(auth0_issuer, email="taken@example.com"))
+    with caplog.at_level(logging.WARNING, logger="auth0_drf"), connection.execute_wrapper(email_taken):
+        assert client.get("/api/private").status_code == 200
+        with django_assert_num_queries(0):  # the cached identity remembers the refusal
+            for _ in range(3):
+                assert client.get("/api/private").status_code == 200
+    assert len(warnings_of(caplog)) == 1
+    assert user_of("auth0|ada").email == "ada@example.com"
 
 
 def test_a_deactivated_user_is_rejected_and_not_written(auth0_issuer, settings):
