@@ -290,13 +290,18 @@ def sync_user(identity: Auth0Identity, claims: Claims, fingerprint: str, plan: S
     return synced
 
 
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an error's message, shortened: the lines after it (PostgreSQL's DETAIL) quote values."""
+    return str(exc).strip().split("\n", 1)[0][:300]
+
+
 def log_sync_failure(identity: Auth0Identity, exc: DatabaseError) -> None:
     """Log one WARNING line for a sync the database refused: the request goes on with the user as it was."""
     logger.warning(
         "auth0_drf: could not write the claims of user %s (%s: %s); it stays as it was until a later request",
         identity.user_id,
         type(exc).__name__,
-        exc,
+        first_line(exc),
     )
 
 
@@ -441,7 +446,7 @@ def _refresh_profile(identity_pk: Any, claims: Claims, url: str, plan: SyncPlan,
                 time.sleep(0.05 * 2**attempt)
     except Exception as exc:  # a background job: whatever happens, the user stays as it was
         # The reason names the URL at most (FetchError), never the token.
-        logger.warning("auth0_drf: the /userinfo profile was not applied (%s: %s)", type(exc).__name__, exc)
+        logger.warning("auth0_drf: the /userinfo profile was not applied (%s: %s)", type(exc).__name__, first_line(exc))
         with _profiles_lock:
             while len(_profiles_failed) >= 10000:
                 del _profiles_failed[next(iter(_profiles_failed))]

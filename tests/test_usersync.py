@@ -303,6 +303,29 @@ def test_a_sync_the_database_refuses_for_good_is_not_tried_again_on_every_reques
     assert user_of("auth0|ada").email == "ada@example.com"
 
 
+def test_the_sync_failure_warning_keeps_the_first_line_of_the_database_message_never_the_values_it_quotes(
+    auth0_issuer, settings, caplog
+):
+    settings.AUTH0_DRF = mapping(auth0_issuer)
+    assert get(profile_token(auth0_issuer)).status_code == 200
+    user_table = User._meta.db_table
+
+    def email_taken(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("UPDATE") and user_table in sql:
+            # PostgreSQL's message: its DETAIL line quotes the row's value.
+            raise IntegrityError(
+                'duplicate key value violates unique constraint "auth_user_email_key"\n'
+                "DETAIL:  Key (email)=(taken@example.com) already exists.\n"
+            )
+        return execute(sql, params, many, context)
+
+    with caplog.at_level(logging.WARNING, logger="auth0_drf"), connection.execute_wrapper(email_taken):
+        assert get(profile_token(auth0_issuer, email="taken@example.com")).status_code == 200
+    (warning,) = warnings_of(caplog)
+    assert "auth_user_email_key" in warning
+    assert "taken@example.com" not in warning and "DETAIL" not in warning
+
+
 def test_a_deactivated_user_is_rejected_and_not_written(auth0_issuer, settings):
     settings.AUTH0_DRF = mapping(auth0_issuer)
     assert get(profile_token(auth0_issuer)).status_code == 200
