@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.cache.backends.base import CacheKeyWarning
 from django.core.checks import Error
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -128,6 +130,16 @@ def test_machine_tokens_are_throttled_by_client(auth0_issuer):
 def test_a_token_without_a_client_is_throttled_by_its_user_not_with_other_clientless_tokens(auth0_issuer):
     assert statuses(auth0_issuer.token(sub="auth0|a", drop=["azp"]), "/client") == [200, 200, 200, 429]
     assert statuses(auth0_issuer.token(sub="auth0|b", drop=["azp"]), "/client", 1) == [200]
+
+
+def test_a_token_without_a_client_is_keyed_by_a_digest_of_its_subject_which_memcached_accepts(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(STATELESS_USERS=True)  # the user's pk is the raw sub
+    token = auth0_issuer.token(sub="auth0|private person " + "x" * 230, drop=["azp"])
+    with warnings.catch_warnings():
+        # Django's warning that memcached refuses the key (spaces, over 250 characters): an error there.
+        warnings.simplefilter("error", CacheKeyWarning)
+        assert statuses(token, "/client") == [200, 200, 200, 429]
+    assert not any("private" in key for key in cache._cache)
 
 
 # --- requests auth0_drf did not authenticate: DRF's behaviour -------------------------------------------
