@@ -197,11 +197,23 @@ def remember_refused(identity: Auth0Identity, fingerprint: str) -> None:
     identity.__dict__[_REFUSED] = fingerprint
 
 
+def is_encodable(text: str) -> bool:
+    """Return whether ``text`` can be written as UTF-8: no lone surrogate (tokens never hold one, /userinfo may)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def fit_value(name: str, claim: str, value: Any) -> Any:
     """Return ``value`` converted for the user model's field ``name``, or ``_UNFIT`` (with one WARNING line).
 
-    Text fields take strings only (no NUL, which PostgreSQL refuses), within ``max_length`` and the
-    field's validators (``EmailField``: email syntax). The value itself is never logged.
+    Text fields take strings only (no NUL, which PostgreSQL refuses, nor lone surrogates, which no
+    database stores), within ``max_length`` and the field's validators (``EmailField``: email
+    syntax). The value itself is never logged.
     """
     field = user_model_field(name)
     problem = ""
@@ -211,6 +223,8 @@ def fit_value(name: str, claim: str, value: Any) -> Any:
         problem = "not a string"
     elif isinstance(value, str) and "\x00" in value:
         problem = "holds a NUL character"
+    elif isinstance(value, str) and not is_encodable(value):
+        problem = "not valid Unicode"  # a lone surrogate ("\ud800" in a /userinfo answer): no database stores it
     elif isinstance(value, (dict, list)):
         problem = "not a single value"
     elif value == "" and not field.blank:

@@ -696,3 +696,22 @@ def test_group_names_that_cannot_be_groups_are_skipped_with_one_warning(auth0_is
     assert warnings_of(caplog) == [
         "auth0_drf: claim roles: 2 names skipped (longer than 150 characters, or holding NUL)"
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_userinfo_value_with_a_lone_surrogate_is_skipped_and_the_rest_of_the_profile_applied(
+    auth0_issuer, settings, caplog
+):
+    settings.AUTH0_DRF = userinfo_settings(auth0_issuer)
+    # Valid JSON that no database can store: "\ud800" decodes to a lone surrogate.
+    body = b'{"sub": "auth0|uma", "email": "uma@example.com", "given_name": "U\\ud800ma"}'
+    answer = (200, {"Content-Type": "application/json"}, body)
+    auth0_issuer.override = lambda path: answer if path == "/userinfo" else None
+    with caplog.at_level(logging.WARNING, logger="auth0_drf"):
+        assert get(userinfo_token(auth0_issuer)).status_code == 200
+        wait_for_profiles()
+    user = user_of("auth0|uma")
+    assert (user.email, user.first_name) == ("uma@example.com", "")
+    assert warnings_of(caplog) == [
+        "auth0_drf: claim given_name does not fit user field first_name (not valid Unicode): skipped"
+    ]
