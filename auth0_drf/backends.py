@@ -24,7 +24,15 @@ from .conf import BuiltFromSettings, auth0_settings
 from .errors import DatabaseUnavailable, UnknownSubject, UsernameUnavailable, UserRejected
 from .models import Auth0Identity, ClaimRecord
 from .revocation import check_not_revoked
-from .usersync import SyncPlan, apply_to_token_user, get_plan, log_sync_failure, refresh_profile_if_due, sync_user
+from .usersync import (
+    SyncPlan,
+    apply_to_token_user,
+    get_plan,
+    log_sync_failure,
+    refresh_profile_if_due,
+    remember_refused,
+    sync_user,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -209,7 +217,9 @@ class Auth0UserBackend:
         """Write the mapped claims into the user (``usersync.sync_user``) and cache the identity as written.
 
         Never raises for a database failure: lock conflicts are retried as when creating a user
-        (``max_locked_retries``), then the failure is logged and the user stays as it was.
+        (``max_locked_retries``), then the failure is logged and the user stays as it was. A
+        refusal that is not a busy database (a unique constraint) is not tried again while the
+        identity stays cached (``usersync.remember_refused``).
         """
         own_transaction = not transaction.get_connection().in_atomic_block
         retries = 0
@@ -224,6 +234,9 @@ class Auth0UserBackend:
                     retries += 1
                     continue
                 log_sync_failure(identity, exc)
+                if not isinstance(exc, OperationalError):
+                    # Not busy but refused (IntegrityError, DataError): the same values would be again.
+                    remember_refused(identity, fingerprint)
                 return identity
         key = (claims.iss, claims.sub)
         version = user_cache.version  # after our saves, whose signals bumped it

@@ -13,9 +13,10 @@ machine tokens alike::
         "DEFAULT_THROTTLE_RATES": {"auth0_subject": "100/min", "auth0_client": "1000/min"},
     }
 
-A request not authenticated by auth0_drf (another authentication class, or none), and, for the
-client throttle, a token that names no client, is keyed as ``UserRateThrottle`` keys it: by the
-user's ``pk`` when authenticated, else by the client's IP address. System check
+A request not authenticated by auth0_drf (another authentication class, or none) is keyed as
+``UserRateThrottle`` keys it: by the user's ``pk`` when authenticated, else by the client's IP
+address. For the client throttle, a token that names no client is keyed by its subject (a digest,
+as the subject throttle's, in its own scope). System check
 ``auth0_drf.E020`` reports a throttle of these whose rate is missing or malformed at startup,
 where DRF itself would answer every request with a 500.
 """
@@ -50,7 +51,9 @@ def rate_problem(rate: object) -> str | None:
     if not isinstance(rate, str):
         return gettext("is not a string")
     number, slash, period = rate.partition("/")
-    if not slash or not number.isdigit() or not period or period[0] not in _PERIODS:
+    # As DRF reads it: rate.split("/") into exactly two parts (so one slash), and int(number)
+    # (isdecimal, not isdigit: "²" and "①" are digits that int() refuses).
+    if not slash or "/" in period or not number.isdecimal() or not period or period[0] not in _PERIODS:
         return gettext("is not of the form '<number>/<period>' with a period of s, m, h or d")
     return None
 
@@ -120,8 +123,10 @@ class SubjectRateThrottle(TokenRateThrottle):
 class ClientRateThrottle(TokenRateThrottle):
     """Limit each verified client (issuer and ``azp``, or RFC 9068's ``client_id``), whoever its users are.
 
-    Scope ``auth0_client``. A token that names no client falls back to ``UserRateThrottle``'s
-    key (the user), so it is never counted with another client's requests.
+    Scope ``auth0_client``. A token that names no client is keyed by its issuer and subject (the
+    user), so it is never counted with another client's requests; by a digest, not the ``pk``
+    ``UserRateThrottle`` would use, which for a stateless user is the raw ``sub`` (spaces, 255
+    characters: a key memcached refuses).
     """
 
     scope = "auth0_client"
@@ -129,5 +134,5 @@ class ClientRateThrottle(TokenRateThrottle):
     def get_token_ident(self, claims: Claims) -> str | None:
         client = claims.client_id
         if not isinstance(client, str) or not client:
-            return None
+            return token_ident("user", claims.iss, claims.sub)
         return token_ident("client", claims.iss, client)

@@ -142,6 +142,8 @@ class SyncPlan:
         if fingerprint == identity.synced_fingerprint:
             remember_values(identity, self, values)
             return None
+        if identity.__dict__.get(_REFUSED) == fingerprint:
+            return None  # the database refused these values for this (cached) identity: not on every request
         return fingerprint
 
     def mapped(self, claims: Mapping[str, Any], fingerprint: str | None = None) -> Mapped:
@@ -176,6 +178,8 @@ class SyncPlan:
 _UNFIT = object()
 #: Where an identity object keeps the plan and the claim values its fingerprint stands for.
 _MEMO = "_auth0_drf_synced_values"
+#: Where an identity object keeps the fingerprint whose write the database refused (``remember_refused``).
+_REFUSED = "_auth0_drf_refused_fingerprint"
 
 
 def remember_values(identity: Auth0Identity, plan: SyncPlan, values: list[Any]) -> None:
@@ -183,11 +187,33 @@ def remember_values(identity: Auth0Identity, plan: SyncPlan, values: list[Any]) 
     identity.__dict__[_MEMO] = (plan, values)
 
 
+def remember_refused(identity: Auth0Identity, fingerprint: str) -> None:
+    """Note on ``identity`` (in memory only) that the database refused to write ``fingerprint``'s values.
+
+    A refusal for good (a unique or check constraint: another user has that email) would
+    otherwise be tried, and logged, on every request: ``stale()`` skips it while this identity
+    object lives (the user cache's ``USER_CACHE_TTL``), and a reloaded identity tries once again.
+    """
+    identity.__dict__[_REFUSED] = fingerprint
+
+
+def is_encodable(text: str) -> bool:
+    """Return whether ``text`` can be written as UTF-8: no lone surrogate (tokens never hold one, /userinfo may)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def fit_value(name: str, claim: str, value: Any) -> Any:
     """Return ``value`` converted for the user model's field ``name``, or ``_UNFIT`` (with one WARNING line).
 
-    Text fields take strings only (no NUL, which PostgreSQL refuses), within ``max_length`` and the
-    field's validators (``EmailField``: email syntax). The value itself is never logged.
+    Text fields take strings only (no NUL, which PostgreSQL refuses, nor lone surrogates, which no
+    database stores), within ``max_length`` and the field's validators (``EmailField``: email
+    syntax). The value itself is never logged.
     """
     field = user_model_field(name)
     problem = ""
@@ -197,6 +223,8 @@ def fit_value(name: str, claim: str, value: Any) -> Any:
         problem = "not a string"
     elif isinstance(value, str) and "\x00" in value:
         problem = "holds a NUL character"
+    elif isinstance(value, str) and not is_encodable(value):
+        problem = "not valid Unicode"  # a lone surrogate ("\ud800" in a /userinfo answer): no database stores it
     elif isinstance(value, (dict, list)):
         problem = "not a single value"
     elif value == "" and not field.blank:
@@ -276,13 +304,18 @@ def sync_user(identity: Auth0Identity, claims: Claims, fingerprint: str, plan: S
     return synced
 
 
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an error's message, shortened: the lines after it (PostgreSQL's DETAIL) quote values."""
+    return str(exc).strip().split("\n", 1)[0][:300]
+
+
 def log_sync_failure(identity: Auth0Identity, exc: DatabaseError) -> None:
     """Log one WARNING line for a sync the database refused: the request goes on with the user as it was."""
     logger.warning(
         "auth0_drf: could not write the claims of user %s (%s: %s); it stays as it was until a later request",
         identity.user_id,
         type(exc).__name__,
-        exc,
+        first_line(exc),
     )
 
 
@@ -427,7 +460,7 @@ def _refresh_profile(identity_pk: Any, claims: Claims, url: str, plan: SyncPlan,
                 time.sleep(0.05 * 2**attempt)
     except Exception as exc:  # a background job: whatever happens, the user stays as it was
         # The reason names the URL at most (FetchError), never the token.
-        logger.warning("auth0_drf: the /userinfo profile was not applied (%s: %s)", type(exc).__name__, exc)
+        logger.warning("auth0_drf: the /userinfo profile was not applied (%s: %s)", type(exc).__name__, first_line(exc))
         with _profiles_lock:
             while len(_profiles_failed) >= 10000:
                 del _profiles_failed[next(iter(_profiles_failed))]

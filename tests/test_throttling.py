@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.cache.backends.base import CacheKeyWarning
 from django.core.checks import Error
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from auth0_drf.checks import check_throttle_rates
 from auth0_drf.throttling import ClientRateThrottle, SubjectRateThrottle, rate_problem
@@ -129,6 +132,16 @@ def test_a_token_without_a_client_is_throttled_by_its_user_not_with_other_client
     assert statuses(auth0_issuer.token(sub="auth0|b", drop=["azp"]), "/client", 1) == [200]
 
 
+def test_a_token_without_a_client_is_keyed_by_a_digest_of_its_subject_which_memcached_accepts(auth0_issuer, settings):
+    settings.AUTH0_DRF = auth0_issuer.settings(STATELESS_USERS=True)  # the user's pk is the raw sub
+    token = auth0_issuer.token(sub="auth0|private person " + "x" * 230, drop=["azp"])
+    with warnings.catch_warnings():
+        # Django's warning that memcached refuses the key (spaces, over 250 characters): an error there.
+        warnings.simplefilter("error", CacheKeyWarning)
+        assert statuses(token, "/client") == [200, 200, 200, 429]
+    assert not any("private" in key for key in cache._cache)
+
+
 # --- requests auth0_drf did not authenticate: DRF's behaviour -------------------------------------------
 
 
@@ -179,6 +192,13 @@ def test_rates_drf_accepts_have_no_problem(rate):
 
 @pytest.mark.parametrize("rate", ["100", "100/fortnight", "many/min", "/min", "100/", 100, "1.5/s"])
 def test_rates_drf_would_fail_on_have_a_problem(rate):
+    assert rate_problem(rate) is not None
+
+
+@pytest.mark.parametrize("rate", ["100/min/x", "1/s/", "\u00b2/s", "\u2460/min"])
+def test_rates_with_a_second_slash_or_a_digit_int_cannot_read_have_a_problem_as_drf_fails_on_them(rate):
+    with pytest.raises(ValueError):
+        SimpleRateThrottle.parse_rate(None, rate)  # DRF's own parser, as it runs on every request
     assert rate_problem(rate) is not None
 
 
