@@ -462,6 +462,23 @@ def test_e018_a_field_claims_may_not_set(mapping_settings):
     ]
 
 
+@pytest.mark.parametrize(
+    "mapping_settings", [{"USER_FLAGS": {"is_active": (ROLES, "active")}}, {"USER_FIELDS": {"is_active": "active"}}]
+)
+def test_e018_is_active_may_not_come_from_a_claim_since_an_inactive_user_is_refused_before_it_is_read(
+    mapping_settings,
+):
+    setting, value = next(iter(mapping_settings.items()))
+    assert settings_messages(**mapping_settings) == [
+        Error(
+            f"AUTH0_DRF['{setting}'] maps 'is_active', which claims may not set.",
+            hint="A claim could deactivate a user but never reactivate one: deactivate users in the admin, "
+            "or revoke their tokens (Auth0Identity.revoke_tokens()).",
+            id="auth0_drf.E018",
+        )
+    ]
+
+
 def test_w006_is_superuser_from_a_claim():
     assert settings_messages(USER_FLAGS={"is_superuser": (ROLES, "root")}) == [
         Warning(
