@@ -399,30 +399,27 @@ def _check_user_mapping() -> list[CheckMessage]:
         if name == "is_active":
             # Inactive users are refused before their claims are read: a claim could deactivate a
             # user, never reactivate one, and the request that carried it would still be served.
-            problems.append(
-                Error(
-                    _("%(setting)s maps %(field)r, which claims may not set.")
-                    % {"setting": _setting(setting), "field": name},
-                    hint=_(
-                        "A claim could deactivate a user but never reactivate one: deactivate users in the admin, "
-                        "or revoke their tokens (Auth0Identity.revoke_tokens())."
-                    ),
-                    id="auth0_drf.E018",
-                )
+            hint: str | None = _(
+                "A claim could deactivate a user but never reactivate one: deactivate users in the admin, "
+                "or revoke their tokens (Auth0Identity.revoke_tokens())."
             )
-            continue
-        forbidden = field.primary_key or name in (User.USERNAME_FIELD, "password")
-        if setting == "USER_FLAGS" and not isinstance(field, models.BooleanField):
-            forbidden = True
-        if forbidden:
+        elif (
+            field.primary_key
+            or name in (User.USERNAME_FIELD, "password")
+            or (setting == "USER_FLAGS" and not isinstance(field, models.BooleanField))
+        ):
+            hint = _(
+                "Map fields that describe the user (email, names) in USER_FIELDS and boolean fields in "
+                "USER_FLAGS; never the primary key, the username or the password."
+            )
+        else:
+            hint = None
+        if hint is not None:
             problems.append(
                 Error(
                     _("%(setting)s maps %(field)r, which claims may not set.")
                     % {"setting": _setting(setting), "field": name},
-                    hint=_(
-                        "Map fields that describe the user (email, names) in USER_FIELDS and boolean fields in "
-                        "USER_FLAGS; never the primary key, the username or the password."
-                    ),
+                    hint=hint,
                     id="auth0_drf.E018",
                 )
             )
