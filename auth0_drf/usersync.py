@@ -178,6 +178,7 @@ class SyncPlan:
 _UNFIT = object()
 #: Where an identity object keeps the plan and the claim values its fingerprint stands for.
 _MEMO = "_auth0_drf_synced_values"
+_TOKEN_USER_MEMO = "_auth0_drf_token_user_mapping"
 #: Where an identity object keeps the fingerprint whose write the database refused (``remember_refused``).
 _REFUSED = "_auth0_drf_refused_fingerprint"
 
@@ -279,7 +280,14 @@ def apply_to_token_user(user: Any, claims: Claims, plan: SyncPlan | None = None)
     plan = plan or get_plan()
     if not plan.enabled:
         return
-    mapped = plan.mapped(claims)
+    # A token seen before comes back as the same Claims (the verified-token cache): keep what it
+    # maps to on it, so a stateless user's steady state skips the digest too.
+    memo: tuple[SyncPlan, Mapped] | None = claims.__dict__.get(_TOKEN_USER_MEMO)
+    if memo is not None and memo[0] is plan:
+        mapped = memo[1]
+    else:
+        mapped = plan.mapped(claims)
+        claims.__dict__[_TOKEN_USER_MEMO] = (plan, mapped)
     for name, value in mapped.fields.items():
         setattr(user, name, value)
     for name, flag in mapped.flags.items():
